@@ -1,0 +1,224 @@
+"""The `ptgm` command line: options -> config -> stage.run(); it only parses and prints."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import sys
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from ptgm_cli import configs, report
+from ptgm_cli.config import StageConfig, config_to_toml, read_config_file, resolve_config
+from ptgm_cli.errors import PtgmError
+from ptgm_cli.manifests import ARTIFACT_KINDS
+from ptgm_cli.workspace import PRODUCER, Workspace
+
+app = typer.Typer(
+    help="PTGM on Franka Kitchen: pre-train goal-based models on demonstrations, then learn "
+    "downstream tasks with a prior-regularised high-level policy.\n\n"
+    "Pipeline: fetch-data -> build-codebook -> train-policy / train-prior -> train-rl -> eval.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+WORKSPACE_HELP = "Workspace folder holding the artifacts (env PTGM_WORKSPACE)."
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    workspace: Path = typer.Option(
+        Path("workspace"), "--workspace", "-w", envvar="PTGM_WORKSPACE", help=WORKSPACE_HELP
+    ),
+) -> None:
+    ctx.obj = Workspace(workspace)
+
+
+def _cli_annotation(annotation: Any) -> Any:
+    """The type Typer parses for a config field (validation is left to pydantic)."""
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if annotation in (bool, int, float, str, Path):
+        return annotation
+    if origin in (typing.Union, types.UnionType) and len(args) == 1:
+        return _cli_annotation(args[0])
+    if origin is typing.Literal:
+        return str
+    return str  # tuples are given comma-separated
+
+
+def stage_command(
+    command: str, config_cls: type[StageConfig], module: str, help_text: str,
+    summarise: Callable[[Any], None] | None = None,
+) -> None:
+    """Register `ptgm <command>`: one option per config field, plus --config and --force."""
+    parameters = [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        inspect.Parameter(
+            "config_file", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
+            default=typer.Option(
+                None, "--config", help="TOML file with any of these options; flags override it."
+            ),
+        ),
+        inspect.Parameter(
+            "force", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+            default=typer.Option(False, "--force", help="Replace an existing artifact."),
+        ),
+    ]
+    for field_name, field in config_cls.model_fields.items():
+        flag = "--" + field_name.replace("_", "-")
+        annotation = _cli_annotation(field.annotation)
+        if annotation is bool:
+            flag = f"{flag}/--no-{flag[2:]}"
+        default = field.default
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        parameters.append(inspect.Parameter(
+            field_name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation | None,
+            default=typer.Option(
+                None, flag, help=field.description,
+                show_default=str(shown) if shown is not None else False,
+            ),
+        ))
+
+    def run_stage(ctx: typer.Context, config_file: Path | None, force: bool, **flags) -> None:
+        file_values = read_config_file(config_file) if config_file else {}
+        config = resolve_config(config_cls, file_values, flags, command)
+        stage = importlib.import_module(f"ptgm_cli.stages.{module}")
+        result = stage.run(config, ctx.obj, force=force)
+        if summarise is not None:
+            summarise(result)
+
+    run_stage.__signature__ = inspect.Signature(parameters)
+    run_stage.__doc__ = help_text
+    app.command(command, help=help_text)(run_stage)
+
+
+def _published(artifact) -> None:
+    report.info(
+        f"[green]published[/green] {artifact.manifest.kind} "
+        f"[bold]{artifact.manifest.name}[/bold] -> {artifact.path}"
+    )
+
+
+STAGES = (
+    ("fetch-data", configs.FetchDataConfig, "fetch_data",
+     "Make (scripted expert) or load (Minari, D4RL) a dataset of kitchen episodes."),
+    ("build-codebook", configs.BuildCodebookConfig, "build_codebook",
+     "Cluster the dataset's goal states into a discrete goal space (the codebook)."),
+    ("train-policy", configs.TrainPolicyConfig, "train_policy",
+     "Behaviour-clone the goal-conditioned low-level policy pi(a | s, g)."),
+    ("train-prior", configs.TrainPriorConfig, "train_prior",
+     "Train the goal prior p(code | s), a classifier over the codebook."),
+    ("eval-policy", configs.EvalPolicyConfig, "eval_policy",
+     "Check in the simulator that the low-level policy reaches commanded goals."),
+    ("train-rl", configs.TrainRLConfig, "train_rl",
+     "Learn a downstream task: high-level SAC over codes with KL to the prior (or a baseline)."),
+    ("eval", configs.EvalConfig, "evaluate",
+     "Evaluate an RL run: completed subtasks, per-subtask success, optional video."),
+)
+for _command, _config_cls, _module, _help in STAGES:
+    stage_command(_command, _config_cls, _module, _help, summarise=_published)
+
+
+def _find(workspace: Workspace, name: str, kinds: tuple[str, ...] = ARTIFACT_KINDS):
+    """Look up `name` or `kind/name`; refuse ambiguous names."""
+    if "/" in name:
+        kind, _, name = name.partition("/")
+        if kind not in ARTIFACT_KINDS:
+            raise PtgmError(f"unknown artifact kind {kind!r}; kinds: {', '.join(ARTIFACT_KINDS)}")
+        return workspace.read_manifest(kind, name)
+    matches = [kind for kind in kinds if workspace.exists(kind, name)]
+    if not matches:
+        raise PtgmError(f"no artifact named {name!r} in {workspace.root}; see `ptgm status`")
+    if len(matches) > 1:
+        options = ", ".join(f"{kind}/{name}" for kind in matches)
+        raise PtgmError(f"{name!r} names several artifacts; say which: {options}")
+    return workspace.read_manifest(matches[0], name)
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """Show the workspace's artifacts and their lineage."""
+    workspace: Workspace = ctx.obj
+    manifests = workspace.all_manifests()
+    if not manifests:
+        report.results.print(f"no artifacts in {workspace.root}; start with `ptgm fetch-data`")
+        return
+    table = Table(title=f"workspace {workspace.root}")
+    for column in ("kind", "name", "created", "made from", "shapes", "key metrics"):
+        table.add_column(column)
+    for manifest in manifests:
+        lineage = []
+        for parent in manifest.parents:
+            current = workspace.is_current(parent)
+            stale = "" if current else " [red](stale)[/red]"
+            lineage.append(f"{parent.kind}/{parent.name}{stale}")
+        shapes = manifest.shapes
+        shape_text = ", ".join(
+            f"{label} {value}" for label, value in (
+                ("state", shapes.state_dim), ("goal", shapes.goal_dim),
+                ("codes", shapes.n_codes), ("action", shapes.action_dim),
+            ) if value is not None
+        )
+        metrics = ", ".join(
+            f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in list(manifest.metrics.items())[:3] if isinstance(v, (int, float))
+        )
+        table.add_row(
+            manifest.kind, manifest.name, manifest.created.strftime("%Y-%m-%d %H:%M"),
+            "\n".join(lineage) or "-", shape_text or "-", metrics or "-",
+        )
+    report.results.print(table)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Artifact name, or kind/name when ambiguous."),
+) -> None:
+    """Print an artifact's resolved config as a TOML file that reproduces it."""
+    manifest = _find(ctx.obj, name)
+    command = PRODUCER[manifest.kind]
+    sys.stdout.write(
+        f"# {manifest.kind} {manifest.name!r}, made {manifest.created:%Y-%m-%d %H:%M} UTC\n"
+        f"# reproduce with: {command} --config THIS_FILE.toml\n"
+    )
+    sys.stdout.write(config_to_toml(manifest.config))
+
+
+@app.command()
+def doctor() -> None:
+    """Check the installation: simulator, environment, rendering, torch threads."""
+    from ptgm_cli.doctor import run_checks
+
+    failures = 0
+    table = Table(title="ptgm doctor")
+    for column in ("check", "result", "fix"):
+        table.add_column(column)
+    for check in run_checks():
+        mark = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]",
+                "fail": "[red]FAIL[/red]"}[check.level]
+        failures += check.level == "fail"
+        table.add_row(check.name, f"{mark} {check.detail}", check.fix or "")
+    report.results.print(table)
+    if failures:
+        raise typer.Exit(1)
+
+
+def run() -> None:
+    """Console entry point: user errors become one line and a non-zero exit."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    try:
+        app()
+    except PtgmError as error:
+        report.console.print(f"[red]error:[/red] {error}", highlight=False)
+        sys.exit(1)

@@ -1,0 +1,64 @@
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from ptgm_cli.cli import STAGES, app
+
+runner = CliRunner()
+COMMANDS = [command for command, *_ in STAGES] + ["status", "show", "doctor"]
+
+
+def ptgm(*args: str, workspace=None) -> subprocess.CompletedProcess:
+    """Run the real console entry point in a subprocess."""
+    prefix = ["--workspace", str(workspace)] if workspace else []
+    return subprocess.run(
+        [sys.executable, "-c", "from ptgm_cli.cli import run; run()", *prefix, *args],
+        capture_output=True, text=True,
+    )
+
+
+def test_top_level_help_lists_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_of_every_command(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_stage_help_shows_defaults_from_the_config():
+    result = runner.invoke(app, ["build-codebook", "--help"], terminal_width=200)
+    assert "--n-codes" in result.output and "50" in result.output
+    assert "paper21" in result.output
+
+
+def test_bad_option_value_is_one_line_error(tmp_path):
+    result = ptgm("fetch-data", "--source", "nowhere", workspace=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "error: --source" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_config_file_is_one_line_error(tmp_path):
+    config = tmp_path / "experiment.toml"
+    config.write_text("n-codes = 20\nclusters = 3\n")
+    result = ptgm("build-codebook", "--config", str(config), workspace=tmp_path)
+    assert result.returncode == 1 and "unknown option(s) ['clusters']" in result.stderr
+    config.write_text("n_codes = [oops")
+    result = ptgm("build-codebook", "--config", str(config), workspace=tmp_path)
+    assert result.returncode == 1 and "not valid TOML" in result.stderr
+
+
+def test_status_and_doctor(tmp_path):
+    result = ptgm("status", workspace=tmp_path)
+    assert result.returncode == 0 and "no artifacts" in result.stdout
+    result = ptgm("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "kitchen env" in result.stdout and "FAIL" not in result.stdout
