@@ -195,6 +195,19 @@ def show(
     sys.stdout.write(config_to_toml(manifest.config))
 
 
+@app.command("show-data")
+def show_data(
+    ctx: typer.Context,
+    name: str = typer.Argument("default", help="Dataset artifact name."),
+) -> None:
+    """Summarise a dataset: episodes, steps, subtask frequencies, order statistics."""
+    from ptgm_cli.stages.fetch_data import order_table, sequences_table, summary_table
+
+    metrics = ctx.obj.load("dataset", name).manifest.metrics
+    for table in (summary_table(name, metrics), order_table(metrics), sequences_table(metrics)):
+        report.results.print(table)
+
+
 @app.command()
 def doctor() -> None:
     """Check the installation: simulator, environment, rendering, torch threads."""

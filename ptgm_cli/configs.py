@@ -36,7 +36,7 @@ class FetchDataConfig(StageConfig):
         "d4rl: a D4RL kitchen HDF5 file.",
     )
     episodes: int = Field(600, gt=0, description="Scripted episodes to generate.")
-    seed: int = Field(0, ge=0, description="Seed of the scripted data (episode i uses seed+i).")
+    seed: int = Field(0, ge=0, description="Seed of the scripted data (episode i is seeded by (seed, i)).")
     workers: int = Field(
         0, ge=0, description="Worker processes for scripted data; 0 = all cores. "
         "The data do not depend on it."
@@ -46,8 +46,8 @@ class FetchDataConfig(StageConfig):
     )
     allow_downstream_sequence: bool = Field(
         False,
-        description="Allow the downstream sequence (microwave, kettle, bottom burner, light "
-        "switch, in that order); left out by default, as in D4RL's kitchen-mixed.",
+        description="Allow plans holding the downstream subtasks (microwave, kettle, bottom "
+        "burner, light switch) in that order; left out by default, as in D4RL's kitchen-mixed.",
     )
     keep_failures: bool = Field(
         False, description="Keep scripted episodes in which a skill failed."

@@ -1,0 +1,324 @@
+"""A scripted expert playing the 7 Franka Kitchen subtasks, for the embedded "play" dataset.
+
+Each skill is a short list of phases that the resolved-rate controller executes one env step at a
+time: transit to a stand-off pose in front of the handle, approach, grasp (or, for pushes, keep
+the fingers closed), drive the mechanism, release and back off. The drive phase is closed loop
+on the object's own joint: every step the target is the contact pose carried along by the joint's
+motion so far plus a small lead (rotation about the joint axis for hinges and knobs, translation
+for the slide), so a slipping grasp never runs away from the handle (DESIGN.md §5).
+
+Human-like variety comes from a `numpy.random.Generator`: stand-off distances, transit heights,
+speeds, leads and how far past the completion threshold to drive are drawn per skill, and small
+Gaussian noise is added to every action. Given the generator the expert is deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import mujoco
+import numpy as np
+
+from ptgm_cli.kitchen.controller import ResolvedRateController
+from ptgm_cli.kitchen.tasks import SUBTASKS, check_subtask_names, subtask_done
+
+OPEN, CLOSE = 1.0, -1.0
+# Gripper frame facing the counter: site x = world up, site y = world +x (finger axis),
+# site z = world +y (approach axis).
+FACING_COUNTER = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+SAFE_DEPTH = 0.36  # transit plane in front of the counter (world y)
+SAFE_HEIGHT = 2.05  # transit above the kettle and the stove
+# The kettle is grasped from above by its handle and set down on the top-left burner, as far
+# back as the wrist clears the knob panel (the goal is y 0.75; within 0.3 counts).
+KETTLE_PITCH = -1.2
+KETTLE_GRASP_HEIGHT = 0.012
+KETTLE_PLACE = np.array([-0.234, 0.64, 1.90])
+
+
+def axis_rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rotation matrix of `angle` radians about the unit vector `axis`."""
+    quat = np.empty(4)
+    mujoco.mju_axisAngle2Quat(quat, axis, angle)
+    rot = np.empty(9)
+    mujoco.mju_quat2Mat(rot, quat)
+    return rot.reshape(3, 3)
+
+
+def gripper_rotation(pitch: float = 0.0, roll: float = 0.0, yaw: float = 0.0) -> np.ndarray:
+    """Gripper frame facing the counter, tilted up by `pitch`, turned left by `yaw`, and rolled
+    about its own approach axis by `roll` (all radians)."""
+    world = axis_rotation(np.array([0.0, 0.0, 1.0]), yaw) @ axis_rotation(
+        np.array([1.0, 0.0, 0.0]), pitch
+    )
+    return world @ FACING_COUNTER @ axis_rotation(np.array([0.0, 0.0, 1.0]), roll)
+
+
+@dataclass
+class Pose:
+    pos: np.ndarray
+    rot: np.ndarray
+
+    @property
+    def approach(self) -> np.ndarray:
+        return self.rot[:, 2]
+
+    def shifted(self, offset: np.ndarray) -> "Pose":
+        return Pose(self.pos + offset, self.rot)
+
+
+@dataclass
+class Phase:
+    """One segment of a skill: where to go, with which gripper command, and when to stop.
+
+    `target` is called every step, so a phase can follow a moving object; `is_done` may look at
+    the simulator state. A phase also ends after `max_steps`.
+    """
+
+    target: Callable[[], Pose]
+    gripper: float
+    is_done: Callable[[], bool]
+    max_steps: int
+    speed: float = 0.03
+    min_steps: int = 0
+
+
+@dataclass(frozen=True)
+class Articulation:
+    """A subtask driven by moving one object joint: open a door, turn a knob, push a switch."""
+
+    joint: str
+    contact: np.ndarray  # end-effector site position at contact with the handle
+    grasp: bool  # close the fingers on the handle, or push with closed fingers
+    pitch: float = 0.0
+    roll: float = 0.0
+    yaw: float = 0.0
+    drive_to: tuple[float, float] = (0.0, 0.0)  # range the joint is driven to (drawn per skill)
+    lead: tuple[float, float] = (0.10, 0.15)  # how far the target runs ahead of the joint
+    standoff: tuple[float, float] = (0.08, 0.14)
+    turn_fraction: float = 1.0  # how much of a hinge's rotation the gripper orientation follows
+
+
+ARTICULATIONS: dict[str, Articulation] = {
+    "microwave": Articulation(
+        joint="microwave", contact=np.array([-0.642, 0.485, 1.792]), grasp=True, pitch=-0.5,
+        drive_to=(-0.62, -0.55), turn_fraction=0.0,
+    ),
+    "bottom burner": Articulation(
+        joint="knob_Joint_2", contact=np.array([-0.256, 0.612, 2.226]), grasp=True,
+        pitch=-0.1, roll=0.3, yaw=-0.15, drive_to=(-0.85, -0.75), lead=(0.15, 0.25),
+    ),
+    "top burner": Articulation(
+        joint="knob_Joint_4", contact=np.array([-0.256, 0.612, 2.340]), grasp=True,
+        pitch=-0.1, roll=0.3, yaw=-0.15, drive_to=(-0.85, -0.75), lead=(0.15, 0.25),
+    ),
+    "light switch": Articulation(
+        joint="light_switch", contact=np.array([-0.316, 0.580, 2.280]), grasp=False,
+        drive_to=(-0.52, -0.45), lead=(0.3, 0.4),
+    ),
+    "slide cabinet": Articulation(
+        joint="slide_cabinet", contact=np.array([-0.160, 0.560, 2.600]), grasp=False,
+        drive_to=(0.25, 0.32), lead=(0.03, 0.06),
+    ),
+    "hinge cabinet": Articulation(
+        joint="right_hinge_cabinet", contact=np.array([-0.526, 0.580, 2.600]), grasp=True,
+        drive_to=(1.30, 1.40), lead=(0.08, 0.12), turn_fraction=0.0,
+    ),
+}
+
+
+@dataclass
+class ScriptedExpert:
+    """Plays one subtask at a time from whatever state the kitchen is in.
+
+    `act` reads the true simulator state from `data`; call `start(subtask)` to begin a skill and
+    step the env with `act()` until `skill_finished`.
+    """
+
+    model: mujoco.MjModel
+    data: mujoco.MjData
+    rng: np.random.Generator
+    action_noise: float = 0.03
+    subtask: str | None = field(default=None, init=False)
+
+    def __post_init__(self):
+        self.controller = ResolvedRateController(self.model, self.data)
+        self._phases: list[Phase] = []
+        self._phase_steps = 0
+        self._succeeded = False
+        self._kettle_site = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SITE, "kettle_site")
+
+    # ---- public interface -------------------------------------------------------------------
+
+    def start(self, subtask: str) -> None:
+        check_subtask_names([subtask])
+        self.subtask = subtask
+        self._succeeded = False
+        self._phase_steps = 0
+        builder = self._kettle_phases if subtask == "kettle" else self._articulation_phases
+        self._phases = builder(subtask)
+
+    def act(self) -> np.ndarray:
+        self._update_success()
+        while self._phases and self._phase_finished(self._phases[0]):
+            self._phases.pop(0)
+            self._phase_steps = 0
+        if not self._phases:
+            return self._hold_action()
+        phase = self._phases[0]
+        self._phase_steps += 1
+        pose = phase.target()
+        action = self.controller.action(pose.pos, pose.rot, phase.gripper, phase.speed)
+        noise = self.action_noise * self.rng.standard_normal(action.shape)
+        return np.clip(action + noise, -1.0, 1.0)
+
+    @property
+    def skill_finished(self) -> bool:
+        self._update_success()
+        return not self._phases or (
+            len(self._phases) == 1 and self._phase_finished(self._phases[0])
+        )
+
+    @property
+    def skill_succeeded(self) -> bool:
+        self._update_success()
+        return self._succeeded
+
+    # ---- phase machinery ----------------------------------------------------------------------
+
+    def _update_success(self) -> None:
+        if self.subtask is not None and subtask_done(self.data.qpos, self.subtask):
+            self._succeeded = True
+
+    def _phase_finished(self, phase: Phase) -> bool:
+        if self._phase_steps < phase.min_steps:
+            return False
+        return self._phase_steps >= phase.max_steps or phase.is_done()
+
+    def _hold_action(self) -> np.ndarray:
+        pose = Pose(self.controller.ee_pos, self.controller.ee_rot)
+        return self.controller.action(pose.pos, pose.rot, self.data.ctrl[7] > 0.02 and OPEN or CLOSE)
+
+    def _reached(self, pose: Pose | Callable[[], Pose], pos_tol: float, rot_tol: float = 0.1):
+        def is_done() -> bool:
+            target = pose() if callable(pose) else pose
+            pos_err, rot_err = self.controller.pose_error(target.pos, target.rot)
+            return pos_err < pos_tol and rot_err < rot_tol
+
+        return is_done
+
+    def _move(self, pose: Pose, gripper: float, pos_tol: float, max_steps: int, speed: float,
+              rot_tol: float = 0.1, min_steps: int = 0) -> Phase:
+        return Phase(lambda: pose, gripper, self._reached(pose, pos_tol, rot_tol), max_steps,
+                     speed, min_steps)
+
+    def _transit(self, standoff: Pose, gripper: float, speed: float) -> list[Phase]:
+        """Move to a stand-off pose without sweeping through the counter: back off to a transit
+        plane in front of the kitchen, move across it above the stove, then go in."""
+        depth = SAFE_DEPTH + self.rng.uniform(-0.04, 0.04)
+        height = SAFE_HEIGHT + self.rng.uniform(0.0, 0.1)
+        start = self.controller.ee_pos
+        waypoints = []
+        if start[1] > depth + 0.03:
+            waypoints.append(np.array([start[0], depth, max(start[2], min(height, standoff.pos[2]))]))
+        waypoints.append(np.array([standoff.pos[0], min(depth, standoff.pos[1]), max(height, standoff.pos[2])]))
+        phases = [
+            self._move(Pose(point, standoff.rot), gripper, pos_tol=0.06, max_steps=40,
+                       speed=speed, rot_tol=0.6)
+            for point in waypoints
+        ]
+        phases.append(self._move(standoff, gripper, pos_tol=0.02, max_steps=50, speed=speed,
+                                 rot_tol=0.08))
+        return phases
+
+    # ---- skills --------------------------------------------------------------------------------
+
+    def _articulation_phases(self, subtask: str) -> list[Phase]:
+        spec = ARTICULATIONS[subtask]
+        rng = self.rng
+        speed = rng.uniform(0.022, 0.034)
+        jitter = rng.uniform(-0.004, 0.004, size=3)
+        contact = Pose(spec.contact + jitter, gripper_rotation(spec.pitch, spec.roll, spec.yaw))
+        standoff = contact.shifted(-rng.uniform(*spec.standoff) * contact.approach)
+        approach_gripper = OPEN if spec.grasp else CLOSE
+
+        joint_id = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_JOINT, spec.joint)
+        qpos_index = self.model.jnt_qposadr[joint_id]
+        is_hinge = self.model.jnt_type[joint_id] == mujoco.mjtJoint.mjJNT_HINGE
+        drive_to = rng.uniform(*spec.drive_to)
+        lead = rng.uniform(*spec.lead)
+        joint_start = {}
+
+        def carried_pose() -> Pose:
+            """The contact pose moved along with the joint, plus the lead towards the goal."""
+            if not joint_start:
+                joint_start["q"] = self.data.qpos[qpos_index]
+            q = self.data.qpos[qpos_index]
+            delta = q - joint_start["q"] + np.sign(drive_to - joint_start["q"]) * lead
+            axis = self.data.xaxis[joint_id]
+            if is_hinge:
+                rotation = axis_rotation(axis, delta)
+                anchor = self.data.xanchor[joint_id]
+                turn = axis_rotation(axis, spec.turn_fraction * delta)
+                return Pose(anchor + rotation @ (contact.pos - anchor), turn @ contact.rot)
+            return contact.shifted(delta * axis)
+
+        def driven() -> bool:
+            q = self.data.qpos[qpos_index]
+            return (q - drive_to) * np.sign(drive_to - joint_start.get("q", q)) >= 0.0 and bool(joint_start)
+
+        phases = self._transit(standoff, approach_gripper, speed)
+        phases.append(self._move(contact, approach_gripper, pos_tol=0.008, max_steps=40,
+                                 speed=0.5 * speed, rot_tol=0.06))
+        if spec.grasp:
+            phases.append(self._move(contact, CLOSE, pos_tol=1.0, max_steps=8, speed=speed,
+                                     min_steps=6, rot_tol=10.0))
+        phases.append(Phase(carried_pose, CLOSE, driven, max_steps=180, speed=speed))
+        phases.extend(self._release(carried_pose, open_fingers=spec.grasp, speed=speed))
+        return phases
+
+    def _release(self, final_pose: Callable[[], Pose], open_fingers: bool, speed: float) -> list[Phase]:
+        """Open the fingers where they are, then back off along the approach axis."""
+        phases = []
+        held = {}
+
+        def release_pose() -> Pose:
+            if not held:
+                held["pose"] = Pose(self.controller.ee_pos, self.controller.ee_rot)
+            return held["pose"]
+
+        if open_fingers:
+            phases.append(Phase(release_pose, OPEN, lambda: self.data.qpos[7] > 0.03,
+                                max_steps=8, speed=speed, min_steps=3))
+        backoff = self.rng.uniform(0.08, 0.14)
+
+        def backed_off() -> Pose:
+            pose = release_pose()
+            return pose.shifted(-backoff * pose.approach)
+
+        phases.append(Phase(backed_off, OPEN if open_fingers else CLOSE,
+                            self._reached(backed_off, 0.02, 0.2), max_steps=25, speed=speed))
+        return phases
+
+    def _kettle_phases(self, subtask: str) -> list[Phase]:
+        """Top-down grasp of the handle, lift, carry to the top-left burner, set down."""
+        rng = self.rng
+        speed = rng.uniform(0.022, 0.030)
+        handle = self.data.site_xpos[self._kettle_site].copy()
+        rot = gripper_rotation(pitch=KETTLE_PITCH + rng.uniform(-0.1, 0.1), roll=np.pi / 2)
+        grasp = Pose(handle + np.array([0.0, 0.0, KETTLE_GRASP_HEIGHT]), rot)
+        above = grasp.shifted(np.array([0.0, 0.0, rng.uniform(0.08, 0.12)]))
+        place = Pose(KETTLE_PLACE + rng.uniform([-0.02, -0.02, 0.0], [0.02, 0.01, 0.0]), rot)
+        carry_height = rng.uniform(0.06, 0.10)
+        lifted = grasp.shifted(np.array([0.0, 0.0, carry_height]))
+        over_place = place.shifted(np.array([0.0, 0.0, carry_height]))
+
+        phases = self._transit(above, OPEN, speed)
+        phases.append(self._move(grasp, OPEN, pos_tol=0.008, max_steps=30, speed=0.6 * speed))
+        phases.append(self._move(grasp, CLOSE, pos_tol=1.0, max_steps=10, speed=speed,
+                                 min_steps=8, rot_tol=10.0))
+        phases.append(self._move(lifted, CLOSE, pos_tol=0.02, max_steps=30, speed=0.7 * speed))
+        phases.append(self._move(over_place, CLOSE, pos_tol=0.02, max_steps=60, speed=speed))
+        phases.append(self._move(place, CLOSE, pos_tol=0.01, max_steps=30, speed=0.5 * speed))
+        phases.extend(self._release(lambda: place, open_fingers=True, speed=speed))
+        return phases
