@@ -28,8 +28,9 @@ class Episodes:
     """Episodes in flat arrays. `qvel` is None for sources without velocities (D4RL)."""
 
     observations: np.ndarray  # (N_s, 59) as observed, noise included
-    qpos: np.ndarray  # (N_s, 30) true simulator qpos
-    qvel: np.ndarray | None  # (N_s, 29) true simulator qvel
+    qpos: np.ndarray  # (N_s, 30) simulator qpos (scripted); the observed qpos where a source
+    #                   stores no simulator state (Minari, D4RL)
+    qvel: np.ndarray | None  # (N_s, 29) likewise; None where a source has none (D4RL)
     actions: np.ndarray  # (N_a, 9) the actions actually sent
     rewards: np.ndarray  # (N_a,)
     lengths: np.ndarray  # (E,) actions per episode
