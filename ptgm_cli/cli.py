@@ -233,5 +233,5 @@ def run() -> None:
     try:
         app()
     except PtgmError as error:
-        report.console.print(f"[red]error:[/red] {error}", highlight=False)
+        report.console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
         sys.exit(1)

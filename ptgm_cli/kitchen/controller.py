@@ -106,6 +106,16 @@ class ResolvedRateController:
         dq = jac_pinv @ twist + null_space @ (self.posture_gain * (REST_POSTURE - q))
         return np.clip(q + dq, ARM_LOWER + LIMIT_MARGIN, ARM_UPPER - LIMIT_MARGIN) - q
 
+    def joint_action(self, target_q: np.ndarray, gripper: float, max_step: float = 0.08) -> np.ndarray:
+        """The env action (9,) moving the arm joints straight towards `target_q` (7,)."""
+        dq = np.clip(target_q - self.data.qpos[:N_ARM_JOINTS], -max_step, max_step)
+        return self._to_action(dq, gripper)
+
+    def _to_action(self, dq: np.ndarray, gripper: float) -> np.ndarray:
+        gravity = self.data.qfrc_bias[:N_ARM_JOINTS] / (ACTION_SCALE * self.kp)
+        arm = dq / (ACTION_SCALE * self.step_fraction) + gravity
+        return np.clip(np.concatenate([arm, [gripper, gripper]]), -1.0, 1.0)
+
     def action(
         self,
         target_pos: np.ndarray,
@@ -117,6 +127,4 @@ class ResolvedRateController:
     ) -> np.ndarray:
         """The env action (9,) moving towards the target pose; `gripper` +1 opens, -1 closes."""
         dq = self.joint_step(target_pos, target_rot, max_linear_step, max_angular_step, gain)
-        gravity = self.data.qfrc_bias[:N_ARM_JOINTS] / (ACTION_SCALE * self.kp)
-        arm = dq / (ACTION_SCALE * self.step_fraction) + gravity
-        return np.clip(np.concatenate([arm, [gripper, gripper]]), -1.0, 1.0)
+        return self._to_action(dq, gripper)

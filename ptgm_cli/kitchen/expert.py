@@ -29,6 +29,10 @@ OPEN, CLOSE = 1.0, -1.0
 FACING_COUNTER = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
 SAFE_DEPTH = 0.36  # transit plane in front of the counter (world y)
 SAFE_HEIGHT = 2.05  # transit above the kettle and the stove
+# A folded arm posture with the gripper at (-0.30, 0.30, 2.20) facing the counter. Skills that
+# leave the arm far from it (another kinematic branch) first return there in joint space.
+HOME_POSTURE = np.array([-0.19, -1.54, 1.43, -2.96, 0.26, 1.58, 1.16])
+HOME_DISTANCE = 1.5
 # The kettle is grasped from above by its handle and set down on the top-left burner, as far
 # back as the wrist clears the knob panel (the goal is y 0.75; within 0.3 counts).
 KETTLE_PITCH = -1.2
@@ -81,6 +85,7 @@ class Phase:
     max_steps: int
     speed: float = 0.03
     min_steps: int = 0
+    joints: np.ndarray | None = None  # move in joint space to this arm posture instead
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,7 @@ ARTICULATIONS: dict[str, Articulation] = {
         drive_to=(-0.52, -0.45), lead=(0.3, 0.4),
     ),
     "slide cabinet": Articulation(
-        joint="slide_cabinet", contact=np.array([-0.160, 0.560, 2.600]), grasp=False,
+        joint="slide_cabinet", contact=np.array([-0.160, 0.560, 2.600]), grasp=False, roll=np.pi / 2,
         drive_to=(0.25, 0.32), lead=(0.03, 0.06),
     ),
     "hinge cabinet": Articulation(
@@ -167,8 +172,11 @@ class ScriptedExpert:
             return self._hold_action()
         phase = self._phases[0]
         self._phase_steps += 1
-        pose = phase.target()
-        action = self.controller.action(pose.pos, pose.rot, phase.gripper, phase.speed)
+        if phase.joints is not None:
+            action = self.controller.joint_action(phase.joints, phase.gripper)
+        else:
+            pose = phase.target()
+            action = self.controller.action(pose.pos, pose.rot, phase.gripper, phase.speed)
         noise = self.action_noise * self.rng.standard_normal(action.shape)
         return np.clip(action + noise, -1.0, 1.0)
 
@@ -217,12 +225,19 @@ class ScriptedExpert:
         plane in front of the kitchen, move across it above the stove, then go in."""
         depth = SAFE_DEPTH + self.rng.uniform(-0.04, 0.04)
         height = SAFE_HEIGHT + self.rng.uniform(0.0, 0.1)
-        start = self.controller.ee_pos
+        phases = []
+        posture = self.data.qpos[:7]
+        if np.linalg.norm(posture - HOME_POSTURE) > HOME_DISTANCE:
+            home = HOME_POSTURE + self.rng.uniform(-0.1, 0.1, size=7)
+            phases.append(Phase(lambda: standoff, gripper,
+                                lambda: np.abs(self.data.qpos[:7] - home).max() < 0.15,
+                                max_steps=40, joints=home))
+        start = self.controller.ee_pos if not phases else np.array([-0.3, 0.3, 2.2])
         waypoints = []
         if start[1] > depth + 0.03:
             waypoints.append(np.array([start[0], depth, max(start[2], min(height, standoff.pos[2]))]))
         waypoints.append(np.array([standoff.pos[0], min(depth, standoff.pos[1]), max(height, standoff.pos[2])]))
-        phases = [
+        phases += [
             self._move(Pose(point, standoff.rot), gripper, pos_tol=0.06, max_steps=40,
                        speed=speed, rot_tol=0.6)
             for point in waypoints

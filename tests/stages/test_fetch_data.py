@@ -82,3 +82,21 @@ def test_cli_fetch_show_data_and_show_reproduces(tmp_path):
 def test_d4rl_without_a_file_is_a_user_error(tmp_path):
     result = ptgm("fetch-data", "--source", "d4rl", workspace=tmp_path)
     assert result.returncode == 1 and "needs --path" in result.stderr
+
+
+def test_cli_d4rl_file_becomes_a_dataset_and_bad_file_leaves_nothing(tmp_path):
+    from tests.data.test_d4rl_source import d4rl_columns, write_d4rl
+
+    write_d4rl(tmp_path / "kitchen.hdf5", d4rl_columns())
+    result = ptgm("fetch-data", "--source", "d4rl", "--path", str(tmp_path / "kitchen.hdf5"),
+                  "--name", "d4rl", workspace=tmp_path / "ws")
+    assert result.returncode == 0, result.stderr
+    assert "older simulator" in result.stderr
+    dataset = Workspace(tmp_path / "ws").load("dataset", "d4rl")
+    assert dataset.manifest.metrics["source"] == "d4rl" and dataset.manifest.seed is None
+    (tmp_path / "bad.hdf5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    result = ptgm("fetch-data", "--source", "d4rl", "--path", str(tmp_path / "bad.hdf5"),
+                  "--name", "bad", workspace=tmp_path / "ws")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "ws" / "dataset" / "bad").exists()
