@@ -2,9 +2,10 @@
 
 The env turns an action `a` in [-1, 1]^9 into position-actuator targets
 `ctrl = q_obs + 0.16 * a` (velocity 2 rad/s times dt 0.08 s) and runs 40 physics substeps. The
-actuators are stiff springs against heavy joint damping (kp 870 / 120, damping 100 / 10), so over
-one env step a joint covers only a fraction `g = 1 - exp(-dt * kp / damping)` of the commanded offset,
-and gravity pulls it back by `qfrc_bias / kp`. Hence, for a wanted joint step `dq`,
+actuators are stiff springs against heavy joint damping (kp 870 / 120, damping 100 / 10), so
+over one env step a joint covers only a fraction `g = 1 - exp(-dt * kp / damping)` of the
+commanded offset, and gravity pulls it back by `qfrc_bias / kp`. Hence, for a wanted joint
+step `dq`,
 
     a = dq / (0.16 * g) + qfrc_bias / (0.16 * kp)          (DESIGN.md §5)
 
@@ -106,7 +107,9 @@ class ResolvedRateController:
         dq = jac_pinv @ twist + null_space @ (self.posture_gain * (REST_POSTURE - q))
         return np.clip(q + dq, ARM_LOWER + LIMIT_MARGIN, ARM_UPPER - LIMIT_MARGIN) - q
 
-    def joint_action(self, target_q: np.ndarray, gripper: float, max_step: float = 0.08) -> np.ndarray:
+    def joint_action(
+        self, target_q: np.ndarray, gripper: float, max_step: float = 0.08
+    ) -> np.ndarray:
         """The env action (9,) moving the arm joints straight towards `target_q` (7,)."""
         dq = np.clip(target_q - self.data.qpos[:N_ARM_JOINTS], -max_step, max_step)
         return self._to_action(dq, gripper)

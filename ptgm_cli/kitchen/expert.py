@@ -14,14 +14,14 @@ Gaussian noise is added to every action. Given the generator the expert is deter
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import mujoco
 import numpy as np
 
 from ptgm_cli.kitchen.controller import ResolvedRateController
-from ptgm_cli.kitchen.tasks import SUBTASKS, check_subtask_names, subtask_done
+from ptgm_cli.kitchen.tasks import check_subtask_names, subtask_done
 
 OPEN, CLOSE = 1.0, -1.0
 # Gripper frame facing the counter: site x = world up, site y = world +x (finger axis),
@@ -29,10 +29,10 @@ OPEN, CLOSE = 1.0, -1.0
 FACING_COUNTER = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
 SAFE_DEPTH = 0.36  # transit plane in front of the counter (world y)
 SAFE_HEIGHT = 2.05  # transit above the kettle and the stove
-# A folded arm posture with the gripper at (-0.30, 0.30, 2.20) facing the counter. Skills that
-# leave the arm far from it (another kinematic branch) first return there in joint space.
+# A folded arm posture with the gripper at (-0.30, 0.30, 2.20) facing the counter. Setting the
+# kettle down leaves the arm in another kinematic branch, from which reaching up to the cabinets
+# fails, so the kettle skill ends by returning here in joint space.
 HOME_POSTURE = np.array([-0.19, -1.54, 1.43, -2.96, 0.26, 1.58, 1.16])
-HOME_DISTANCE = 1.5
 # The kettle is grasped from above by its handle and set down on the top-left burner, as far
 # back as the wrist clears the knob panel (the goal is y 0.75; within 0.3 counts).
 KETTLE_PITCH = -1.2
@@ -67,7 +67,7 @@ class Pose:
     def approach(self) -> np.ndarray:
         return self.rot[:, 2]
 
-    def shifted(self, offset: np.ndarray) -> "Pose":
+    def shifted(self, offset: np.ndarray) -> Pose:
         return Pose(self.pos + offset, self.rot)
 
 
@@ -102,6 +102,7 @@ class Articulation:
     lead: tuple[float, float] = (0.10, 0.15)  # how far the target runs ahead of the joint
     standoff: tuple[float, float] = (0.08, 0.14)
     turn_fraction: float = 1.0  # how much of a hinge's rotation the gripper orientation follows
+    clear_point: tuple[float, float, float] | None = None  # where to leave the arm, if it blocks
 
 
 ARTICULATIONS: dict[str, Articulation] = {
@@ -122,40 +123,42 @@ ARTICULATIONS: dict[str, Articulation] = {
         drive_to=(-0.52, -0.45), lead=(0.3, 0.4),
     ),
     "slide cabinet": Articulation(
-        joint="slide_cabinet", contact=np.array([-0.160, 0.560, 2.600]), grasp=False, roll=np.pi / 2,
-        drive_to=(0.25, 0.32), lead=(0.03, 0.06),
+        # Rolled so the narrow side of the hand passes beside an open hinge door.
+        joint="slide_cabinet", contact=np.array([-0.148, 0.560, 2.600]), grasp=False,
+        roll=np.pi / 2, drive_to=(0.25, 0.32), lead=(0.03, 0.06),
     ),
     "hinge cabinet": Articulation(
         joint="right_hinge_cabinet", contact=np.array([-0.526, 0.580, 2.600]), grasp=True,
         drive_to=(1.30, 1.40), lead=(0.08, 0.12), turn_fraction=0.0,
+        clear_point=(-0.12, 0.28, 2.25),  # below the open door, which juts out at z > 2.4
     ),
 }
 
 
-@dataclass
 class ScriptedExpert:
     """Plays one subtask at a time from whatever state the kitchen is in.
 
     `act` reads the true simulator state from `data`; call `start(subtask)` to begin a skill and
-    step the env with `act()` until `skill_finished`.
+    step the env with `act()` until `skill_finished`. Every phase has a step limit, so a skill
+    that cannot complete (a missed grasp, a blocked path) still finishes, unsuccessfully.
     """
 
-    model: mujoco.MjModel
-    data: mujoco.MjData
-    rng: np.random.Generator
-    action_noise: float = 0.03
-    subtask: str | None = field(default=None, init=False)
-
-    def __post_init__(self):
-        self.controller = ResolvedRateController(self.model, self.data)
+    def __init__(self, model: mujoco.MjModel, data: mujoco.MjData, rng: np.random.Generator,
+                 action_noise: float = 0.03):
+        self.model = model
+        self.data = data
+        self.rng = rng
+        self.action_noise = action_noise
+        self.controller = ResolvedRateController(model, data)
+        self.subtask: str | None = None
         self._phases: list[Phase] = []
         self._phase_steps = 0
+        self._gripper = OPEN
         self._succeeded = False
-        self._kettle_site = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SITE, "kettle_site")
-
-    # ---- public interface -------------------------------------------------------------------
+        self._kettle_site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, "kettle_site")
 
     def start(self, subtask: str) -> None:
+        """Begin the skill for `subtask` from the current state."""
         check_subtask_names([subtask])
         self.subtask = subtask
         self._succeeded = False
@@ -164,48 +167,45 @@ class ScriptedExpert:
         self._phases = builder(subtask)
 
     def act(self) -> np.ndarray:
-        self._update_success()
-        while self._phases and self._phase_finished(self._phases[0]):
-            self._phases.pop(0)
-            self._phase_steps = 0
-        if not self._phases:
-            return self._hold_action()
-        phase = self._phases[0]
-        self._phase_steps += 1
-        if phase.joints is not None:
-            action = self.controller.joint_action(phase.joints, phase.gripper)
-        else:
-            pose = phase.target()
-            action = self.controller.action(pose.pos, pose.rot, phase.gripper, phase.speed)
+        """The next 9-dim env action, with Gaussian action noise."""
+        self._advance()
+        if self._phases:
+            phase = self._phases[0]
+            self._phase_steps += 1
+            self._gripper = phase.gripper
+            if phase.joints is not None:
+                action = self.controller.joint_action(phase.joints, phase.gripper)
+            else:
+                pose = phase.target()
+                action = self.controller.action(pose.pos, pose.rot, phase.gripper, phase.speed)
+        else:  # skill over: hold still
+            action = self.controller.action(self.controller.ee_pos, self.controller.ee_rot,
+                                            self._gripper)
         noise = self.action_noise * self.rng.standard_normal(action.shape)
         return np.clip(action + noise, -1.0, 1.0)
 
     @property
     def skill_finished(self) -> bool:
-        self._update_success()
-        return not self._phases or (
-            len(self._phases) == 1 and self._phase_finished(self._phases[0])
-        )
+        self._advance()
+        return not self._phases
 
     @property
     def skill_succeeded(self) -> bool:
-        self._update_success()
+        self._advance()
         return self._succeeded
 
-    # ---- phase machinery ----------------------------------------------------------------------
-
-    def _update_success(self) -> None:
+    def _advance(self) -> None:
+        """Record completion of the subtask and drop the phases that have ended."""
         if self.subtask is not None and subtask_done(self.data.qpos, self.subtask):
             self._succeeded = True
+        while self._phases and self._phase_finished(self._phases[0]):
+            self._phases.pop(0)
+            self._phase_steps = 0
 
     def _phase_finished(self, phase: Phase) -> bool:
         if self._phase_steps < phase.min_steps:
             return False
         return self._phase_steps >= phase.max_steps or phase.is_done()
-
-    def _hold_action(self) -> np.ndarray:
-        pose = Pose(self.controller.ee_pos, self.controller.ee_rot)
-        return self.controller.action(pose.pos, pose.rot, self.data.ctrl[7] > 0.02 and OPEN or CLOSE)
 
     def _reached(self, pose: Pose | Callable[[], Pose], pos_tol: float, rot_tol: float = 0.1):
         def is_done() -> bool:
@@ -225,19 +225,13 @@ class ScriptedExpert:
         plane in front of the kitchen, move across it above the stove, then go in."""
         depth = SAFE_DEPTH + self.rng.uniform(-0.04, 0.04)
         height = SAFE_HEIGHT + self.rng.uniform(0.0, 0.1)
-        phases = []
-        posture = self.data.qpos[:7]
-        if np.linalg.norm(posture - HOME_POSTURE) > HOME_DISTANCE:
-            home = HOME_POSTURE + self.rng.uniform(-0.1, 0.1, size=7)
-            phases.append(Phase(lambda: standoff, gripper,
-                                lambda: np.abs(self.data.qpos[:7] - home).max() < 0.15,
-                                max_steps=40, joints=home))
-        start = self.controller.ee_pos if not phases else np.array([-0.3, 0.3, 2.2])
+        start = self.controller.ee_pos
         waypoints = []
+        goal = standoff.pos
         if start[1] > depth + 0.03:
-            waypoints.append(np.array([start[0], depth, max(start[2], min(height, standoff.pos[2]))]))
-        waypoints.append(np.array([standoff.pos[0], min(depth, standoff.pos[1]), max(height, standoff.pos[2])]))
-        phases += [
+            waypoints.append(np.array([start[0], depth, max(start[2], min(height, goal[2]))]))
+        waypoints.append(np.array([goal[0], min(depth, goal[1]), max(height, goal[2])]))
+        phases = [
             self._move(Pose(point, standoff.rot), gripper, pos_tol=0.06, max_steps=40,
                        speed=speed, rot_tol=0.6)
             for point in waypoints
@@ -279,8 +273,11 @@ class ScriptedExpert:
             return contact.shifted(delta * axis)
 
         def driven() -> bool:
+            """The joint has passed `drive_to`, coming from where the drive started."""
+            if not joint_start:
+                return False
             q = self.data.qpos[qpos_index]
-            return (q - drive_to) * np.sign(drive_to - joint_start.get("q", q)) >= 0.0 and bool(joint_start)
+            return (q - drive_to) * np.sign(drive_to - joint_start["q"]) >= 0.0
 
         phases = self._transit(standoff, approach_gripper, speed)
         phases.append(self._move(contact, approach_gripper, pos_tol=0.008, max_steps=40,
@@ -289,10 +286,14 @@ class ScriptedExpert:
             phases.append(self._move(contact, CLOSE, pos_tol=1.0, max_steps=8, speed=speed,
                                      min_steps=6, rot_tol=10.0))
         phases.append(Phase(carried_pose, CLOSE, driven, max_steps=180, speed=speed))
-        phases.extend(self._release(carried_pose, open_fingers=spec.grasp, speed=speed))
+        phases.extend(self._release(open_fingers=spec.grasp, speed=speed))
+        if spec.clear_point is not None:
+            clear = Pose(np.array(spec.clear_point) + rng.uniform(-0.02, 0.02, size=3), contact.rot)
+            phases.append(self._move(clear, OPEN, pos_tol=0.04, max_steps=30, speed=speed,
+                                     rot_tol=1.0))
         return phases
 
-    def _release(self, final_pose: Callable[[], Pose], open_fingers: bool, speed: float) -> list[Phase]:
+    def _release(self, open_fingers: bool, speed: float) -> list[Phase]:
         """Open the fingers where they are, then back off along the approach axis."""
         phases = []
         held = {}
@@ -335,5 +336,8 @@ class ScriptedExpert:
         phases.append(self._move(lifted, CLOSE, pos_tol=0.02, max_steps=30, speed=0.7 * speed))
         phases.append(self._move(over_place, CLOSE, pos_tol=0.02, max_steps=60, speed=speed))
         phases.append(self._move(place, CLOSE, pos_tol=0.01, max_steps=30, speed=0.5 * speed))
-        phases.extend(self._release(lambda: place, open_fingers=True, speed=speed))
+        phases.extend(self._release(open_fingers=True, speed=speed))
+        home = HOME_POSTURE + rng.uniform(-0.1, 0.1, size=7)
+        at_home = lambda: np.abs(self.data.qpos[:7] - home).max() < 0.15  # noqa: E731
+        phases.append(Phase(lambda: place, OPEN, at_home, max_steps=40, joints=home))
         return phases
