@@ -36,7 +36,9 @@ class FetchDataConfig(StageConfig):
         "d4rl: a D4RL kitchen HDF5 file.",
     )
     episodes: int = Field(600, gt=0, description="Scripted episodes to generate.")
-    seed: int = Field(0, ge=0, description="Seed of the scripted data (episode i is seeded by (seed, i)).")
+    seed: int = Field(
+        0, ge=0, description="Seed of the scripted data (episode i is seeded by (seed, i))."
+    )
     workers: int = Field(
         0, ge=0, description="Worker processes for scripted data; 0 = all cores. "
         "The data do not depend on it."
@@ -88,7 +90,10 @@ class TrainPolicyConfig(StageConfig):
         "qpos30", description="Policy input: qpos30 (robot + object positions) or obs59."
     )
     horizon: int = Field(10, ge=1, description="Goals are taken 1..horizon steps ahead.")
-    epochs: int = Field(30, gt=0, description="Passes over the training pairs.")
+    epochs: int = Field(
+        8, gt=0, description="Passes over the training pairs (every state with each goal "
+        "1..horizon steps ahead); the validation NLL still improves at 8."
+    )
     batch_size: int = Field(128, gt=0, description="Minibatch size.")
     lr: float = Field(1e-3, gt=0, description="RAdam learning rate.")
     hidden: int = Field(128, gt=0, description="Width of the MLP.")
@@ -109,7 +114,10 @@ class TrainPriorConfig(StageConfig):
         "qpos30", description="Prior input: qpos30 (robot + object positions) or obs59."
     )
     horizon: int = Field(10, ge=1, description="Goals are taken 1..horizon steps ahead.")
-    epochs: int = Field(30, gt=0, description="Passes over the training pairs.")
+    epochs: int = Field(
+        4, gt=0, description="Passes over the training pairs; the validation loss is lowest "
+        "after about 2."
+    )
     batch_size: int = Field(128, gt=0, description="Minibatch size.")
     lr: float = Field(1e-3, gt=0, description="RAdam learning rate.")
     hidden: int = Field(128, gt=0, description="Width of the MLP.")
@@ -164,8 +172,16 @@ class TrainRLConfig(StageConfig):
     target_divergence: float = Field(
         5.0, description="ptgm: alpha is tuned so that KL(prior || pi) tracks this value."
     )
+    target_entropy: float | None = Field(
+        None,
+        description="ptgm-noprior and sac: alpha is tuned towards this policy entropy; default "
+        "0.98 log(n_codes) (discrete SAC, Christodoulou 2019) or -9 (sac, CleanRL).",
+    )
+    critic_layers: int = Field(5, gt=0, description="Hidden layers of the high-level critics.")
+    episode_steps: int = Field(280, gt=0, description="Env steps per episode (the paper: 280).")
     grad_clip: float = Field(10.0, gt=0, description="Gradient-norm clip.")
-    hidden: int = Field(256, gt=0, description="Width of actor and critic MLPs.")
+    hidden: int = Field(256, gt=0, description="Width of the critics (and of flat SAC's actor); the "
+                        "PTGM actor keeps the prior's architecture.")
     checkpoint_every: int = Field(50_000, gt=0, description="Env steps between checkpoints.")
     eval_every: int = Field(50_000, gt=0, description="Env steps between evaluations.")
     eval_episodes: int = Field(10, ge=0, description="Episodes per periodic evaluation.")
@@ -193,3 +209,7 @@ class EvalConfig(StageConfig):
     seed: int = Field(10_000, ge=0, description="Seed of the first eval episode.")
     video: Path | None = Field(None, description="Write an MP4 of the first episodes here.")
     video_episodes: int = Field(2, gt=0, description="Episodes in the video.")
+    num_envs: int = Field(
+        2, gt=0, description="Environments stepped in parallel processes (the sampled "
+        "actions, hence the results, depend on it: it is recorded)."
+    )

@@ -1,0 +1,67 @@
+"""`ptgm train-prior`: the goal prior p(code | s), a classifier over the codebook (PTGM §4.3).
+
+The label of a state s_t is the code nearest to goal(s_{t+h}), h = 1..horizon, in the codebook's
+standardised goal space (see `Codebook.assign` for why cosine is taken after standardising).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ptgm_cli.configs import TrainPriorConfig
+from ptgm_cli.data.goal_pairs import goal_pairs, split_episodes
+from ptgm_cli.manifests import Manifest, Shapes
+from ptgm_cli.models.codebook import load_codebook
+from ptgm_cli.models.features import feature_names, load_dataset, state_features
+from ptgm_cli.models.mlp import save_weights
+from ptgm_cli.models.prior import PRIOR_FILE, GoalPrior, classification
+from ptgm_cli.models.training import FitSettings, fit, gathered, report_fit, seed_everything
+from ptgm_cli.workspace import Artifact, Workspace
+
+
+def run(config: TrainPriorConfig, workspace: Workspace, force: bool = False) -> Artifact:
+    seed_everything(config.seed)
+    episodes, dataset = load_dataset(workspace, config.dataset)
+    codebook, codebook_artifact = load_codebook(workspace, config.codebook)
+    split = split_episodes(episodes.n_episodes, config.validation_fraction, config.seed)
+    train_pairs, validation_pairs = (goal_pairs(episodes, ids, config.horizon)
+                                     for ids in (split.train, split.validation))
+    states = torch.from_numpy(state_features(episodes.observations, config.state_features))
+    labels = torch.from_numpy(
+        codebook.assign(codebook.goals_of(episodes.qpos_states()), config.assign))
+
+    def examples(pairs):
+        return gathered((states, pairs.state_rows), (labels, pairs.goal_rows))
+
+    prior = GoalPrior(config.state_features, codebook.n_codes, config.hidden)
+    prior.mlp.fit_input_normalisation(states[np.unique(train_pairs.state_rows)])
+    manifest = Manifest(
+        kind="prior", name=config.name, parents=[dataset.ref, codebook_artifact.ref],
+        config=config.model_dump(mode="json"), seed=config.seed,
+        shapes=Shapes(state_names=feature_names(config.state_features),
+                      goal_names=codebook.goal_names, goal_indices=list(codebook.goal_indices),
+                      n_codes=codebook.n_codes),
+    )
+    with workspace.publish(manifest, overwrite=force) as staging:
+        result = fit(prior, classification, examples(train_pairs), examples(validation_pairs),
+                     FitSettings(config.epochs, config.batch_size, config.lr, config.seed),
+                     staging.path, "train-prior")
+        save_weights(prior, staging.file(PRIOR_FILE))
+        validation_labels = labels[validation_pairs.goal_rows].numpy()
+        staging.manifest.metrics = {
+            "validation_top1": result.validation["top1"],
+            "validation_top5": result.validation["top5"],
+            "validation_cross_entropy": result.validation["loss"],
+            "validation_majority_code_rate": float(
+                np.bincount(validation_labels).max() / len(validation_labels)),
+            "codes_used_as_labels": int(len(np.unique(labels[train_pairs.goal_rows]))),
+            "best_epoch": result.best_epoch,
+            "train_pairs": len(train_pairs), "validation_pairs": len(validation_pairs),
+            "split": {"seed": config.seed, "validation_episodes": split.validation.tolist()},
+        }
+        staging.manifest.timings = {"train_seconds": result.seconds,
+                                    "samples_per_second": result.samples_per_second}
+    report_fit(f"prior {config.name!r}", result, {
+        "validation top-1": "top1", "validation top-5": "top5", "validation CE": "loss"})
+    return workspace.load("prior", config.name)
