@@ -227,9 +227,31 @@ def doctor() -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def plot(
+    ctx: typer.Context,
+    runs: list[str] = typer.Argument(
+        ..., help="RL runs: artifact names, or run folders / metrics.jsonl files (also of runs "
+        "still training, in <workspace>/rl/.runs/)."
+    ),
+    out: Path = typer.Option(Path("curves.png"), "--out", help="PNG file to write."),
+    metric: str = typer.Option(
+        "charts/completed_subtasks", "--metric", help="Scalar of metrics.jsonl to plot."
+    ),
+) -> None:
+    """Learning curves of RL runs: mean and spread over the seeds of each algorithm."""
+    from ptgm_cli.plotting import plot_runs, resolve_runs
+
+    files, labels = resolve_runs(ctx.obj, runs)
+    report.info(f"curves of {len(files)} run(s) -> {plot_runs(files, out, labels, metric)}")
+
+
 def run() -> None:
     """Console entry point: user errors become one line and a non-zero exit."""
     os.environ.setdefault("MUJOCO_GL", "egl")
+    # Idle OpenMP threads sleep rather than spin: spinning torch threads steal the cores that
+    # the simulator processes need (read by libgomp when torch is first imported).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         app()
     except PtgmError as error:

@@ -1,0 +1,63 @@
+"""What the two SAC variants share: soft target updates and their persistent state.
+
+An agent exposes its networks (`modules`), optimisers, the temperature `log_alpha` and an update
+counter; that is everything a checkpoint must hold to continue learning exactly.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """Polyak averaging: target <- tau * source + (1 - tau) * target."""
+    with torch.no_grad():
+        for target_param, param in zip(target.parameters(), source.parameters(), strict=True):
+            target_param.lerp_(param, tau)
+
+
+class SACAgent:
+    log_alpha: torch.Tensor
+    updates: int
+
+    def modules(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    @property
+    def alpha(self) -> float:
+        return self.log_alpha.exp().item()
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """Flat name -> tensor map of every network, for safetensors."""
+        return {
+            f"{name}.{key}": tensor.detach().contiguous()
+            for name, module in self.modules().items()
+            for key, tensor in module.state_dict().items()
+        } | {"log_alpha": self.log_alpha.detach().clone()}
+
+    def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
+        for name, module in self.modules().items():
+            prefix = f"{name}."
+            module.load_state_dict(
+                {key[len(prefix):]: value for key, value in weights.items()
+                 if key.startswith(prefix)}
+            )
+        with torch.no_grad():
+            self.log_alpha.copy_(weights["log_alpha"])
+
+    def state_dict(self) -> dict:
+        return {
+            "weights": self.weights(),
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers().items()},
+            "updates": self.updates,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.load_weights(state["weights"])
+        for name, optimizer in self.optimizers().items():
+            optimizer.load_state_dict(state["optimizers"][name])
+        self.updates = state["updates"]

@@ -1,0 +1,65 @@
+"""Build a run's agent and options from its config: the pre-trained models for PTGM, nothing for
+flat SAC. Used alike by training, evaluation (which then loads the final weights) and the
+benchmark, so that a published run always rebuilds into the networks it was trained with.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+from ptgm_cli.configs import TrainRLConfig
+from ptgm_cli.kitchen.layout import N_ACTION, OBS_DIM
+from ptgm_cli.manifests import ParentRef
+from ptgm_cli.models.codebook import load_codebook
+from ptgm_cli.models.features import OBS_NAMES, feature_names
+from ptgm_cli.models.policy import load_policy
+from ptgm_cli.models.prior import load_prior
+from ptgm_cli.rl.agent import SACAgent
+from ptgm_cli.rl.continuous_sac import ContinuousSAC
+from ptgm_cli.rl.discrete_sac import DiscreteSAC, fresh_copy
+from ptgm_cli.rl.hierarchy import Options, flat_options, goal_options
+from ptgm_cli.workspace import Workspace
+
+# Discrete SAC's usual entropy target (Christodoulou 2019): 98% of the uniform policy's entropy.
+DISCRETE_ENTROPY_RATIO = 0.98
+
+
+@dataclass
+class RLSetup:
+    agent: SACAgent
+    options: Options
+    parents: list[ParentRef]
+    state_names: list[str]
+    n_codes: int | None
+
+
+def build(config: TrainRLConfig, workspace: Workspace) -> RLSetup:
+    if config.algo == "sac":
+        agent = ContinuousSAC(OBS_DIM, N_ACTION, gamma=config.gamma, tau=config.tau,
+                              hidden=config.hidden, target_entropy=config.target_entropy)
+        return RLSetup(agent, flat_options(N_ACTION), [], list(OBS_NAMES), None)
+
+    codebook, codebook_artifact = load_codebook(workspace, config.codebook)
+    prior, prior_artifact = load_prior(workspace, config.prior, codebook)
+    policy, policy_artifact = load_policy(workspace, config.policy, codebook)
+    prior.eval()
+    if config.algo == "ptgm":
+        # PTGM §4.3: the high-level policy starts as the prior and is pulled towards it.
+        actor, regulariser = copy.deepcopy(prior), prior
+        target = config.target_divergence
+    else:
+        actor, regulariser = fresh_copy(prior), None
+        target_entropy = config.target_entropy
+        if target_entropy is None:
+            target_entropy = DISCRETE_ENTROPY_RATIO * math.log(codebook.n_codes)
+        target = -target_entropy  # the regulariser is the negative entropy
+    agent = DiscreteSAC(
+        actor, regulariser, prior.mlp.input_mean, prior.mlp.input_std, codebook.n_codes,
+        target=target, gamma=config.gamma, tau=config.tau, lr=config.lr,
+        grad_clip=config.grad_clip, hidden=config.hidden, critic_layers=config.critic_layers,
+    )
+    options = goal_options(policy, codebook, prior.features, config.hl_interval)
+    parents = [artifact.ref for artifact in (codebook_artifact, prior_artifact, policy_artifact)]
+    return RLSetup(agent, options, parents, feature_names(prior.state_features), codebook.n_codes)

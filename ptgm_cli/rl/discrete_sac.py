@@ -1,0 +1,193 @@
+"""PTGM's high-level learner: discrete SAC over the codebook's indices, regularised towards the
+goal prior (PTGM §4.3, Eq. 3 and the paper's Kitchen code).
+
+Per high-level transition (s, i, R, s', d), with pi the policy, p the prior and
+D(s) the regulariser:
+
+    ptgm          D(s) = KL(p(.|s) || pi(.|s)), clamped to [-100, 100] (the paper's code)
+    ptgm-noprior  D(s) = -H(pi(.|s))           (plain entropy-regularised discrete SAC)
+
+    critic target   y = R + gamma (1 - d) [min_j Qtarget_j(s', i') - alpha D(s')],  i' ~ pi(.|s')
+    critic loss     0.5 (Q_j(s, i) - y)^2 for j = 1, 2
+    policy loss     -sum_i pi(i|s) min_j Q_j(s, i) + alpha D(s)
+    alpha loss      alpha (delta - D(s)): alpha grows while D exceeds its target delta
+
+delta is the target divergence (5) for ptgm and minus the target entropy for ptgm-noprior, so
+one set of formulas covers both; ptgm-noprior also keeps the sampled next code of the paper's
+target (an unbiased estimate of the expectation over i') so that the two differ only in D.
+The policy loss uses the critics' values from before their update in the same step, as SPiRL's
+SAC agent (on which the paper's code is built) computes all losses first and then steps; it also
+spares two critic passes.
+
+The state is the prior's features of the observation. The policy has the prior's architecture
+and, for ptgm, starts as a copy of its weights. It stays in eval mode: its BatchNorm layers use
+the prior's running statistics, since acting sees batches of a few envs whose statistics mean
+nothing, and learning must optimise the very policy that acts.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ptgm_cli.rl.agent import SACAgent, soft_update
+
+KL_CLAMP = 100.0
+
+
+def prior_kl(prior_log_probs: torch.Tensor, log_pi: torch.Tensor) -> torch.Tensor:
+    """KL(prior || pi) per state, the direction the paper's code uses, clamped to +-100."""
+    kl = (prior_log_probs.exp() * (prior_log_probs - log_pi)).sum(-1)
+    return kl.clamp(-KL_CLAMP, KL_CLAMP)
+
+
+def negative_entropy(log_pi: torch.Tensor) -> torch.Tensor:
+    return (log_pi.exp() * log_pi).sum(-1)
+
+
+def critic_target(rewards: torch.Tensor, terminated: torch.Tensor, next_q_min: torch.Tensor,
+                  next_codes: torch.Tensor, next_divergence: torch.Tensor, alpha: torch.Tensor,
+                  gamma: float) -> torch.Tensor:
+    """y = R + gamma (1 - d) [min Qtarget(s', i') - alpha D(s')]; `next_q_min` is (B, n_codes)."""
+    next_value = next_q_min.gather(1, next_codes[:, None]).squeeze(1) - alpha * next_divergence
+    return rewards + gamma * (1 - terminated) * next_value
+
+
+def policy_loss(log_pi: torch.Tensor, q_min: torch.Tensor, divergence: torch.Tensor,
+                alpha: torch.Tensor) -> torch.Tensor:
+    """-E_{i~pi} min Q(s, i) + alpha D(s), averaged over states."""
+    return (-(log_pi.exp() * q_min).sum(-1) + alpha * divergence).mean()
+
+
+def alpha_loss(log_alpha: torch.Tensor, divergence: torch.Tensor, target: float) -> torch.Tensor:
+    """Dual descent on alpha: d loss / d alpha = delta - D, so alpha rises while D > delta."""
+    return (log_alpha.exp() * (target - divergence.detach())).mean()
+
+
+class QNetwork(nn.Module):
+    """State -> Q for every code; `layers` hidden ReLU layers of `hidden` units. Inputs are
+    standardised like the prior's (the dataset's feature statistics)."""
+
+    def __init__(self, input_mean: torch.Tensor, input_std: torch.Tensor, n_codes: int,
+                 hidden: int, layers: int):
+        super().__init__()
+        self.register_buffer("input_mean", input_mean.clone())
+        self.register_buffer("input_std", input_std.clone())
+        blocks: list[nn.Module] = []
+        width = input_mean.numel()
+        for _ in range(layers):
+            blocks += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        self.net = nn.Sequential(*blocks, nn.Linear(width, n_codes))
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        return self.net((states - self.input_mean) / self.input_std)
+
+
+def fresh_copy(network: nn.Module) -> nn.Module:
+    """The same architecture with newly initialised parameters and BatchNorm statistics; buffers
+    that are not parameters (the input standardisation) are kept."""
+    network = copy.deepcopy(network)
+    for module in network.modules():
+        if module is not network and hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    return network
+
+
+class DiscreteSAC(SACAgent):
+    """Policy over codes, two critics with targets, and the tuned temperature.
+
+    `prior` is the frozen goal prior (a module mapping states to logits) or None for
+    ptgm-noprior, in which case `target` is minus the target entropy.
+    """
+
+    action_shape: tuple[int, ...] = ()
+    action_dtype = np.int64
+
+    def __init__(self, policy: nn.Module, prior: nn.Module | None, input_mean: torch.Tensor,
+                 input_std: torch.Tensor, n_codes: int, *, target: float, gamma: float,
+                 tau: float, lr: float, grad_clip: float, hidden: int, critic_layers: int):
+        self.prior = prior
+        self.target, self.gamma, self.tau, self.grad_clip = target, gamma, tau, grad_clip
+        self.policy = policy.eval()
+        self.critics = nn.ModuleList(
+            [QNetwork(input_mean, input_std, n_codes, hidden, critic_layers) for _ in range(2)]
+        )
+        self.target_critics = copy.deepcopy(self.critics)
+        self.log_alpha = torch.zeros(1, requires_grad=True)
+        self.policy_optimizer = torch.optim.Adam(self.policy.parameters(), lr=lr)
+        self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=lr)
+        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=lr)
+        self.updates = 0
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"policy": self.policy, "critics": self.critics,
+                "target_critics": self.target_critics}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"policy": self.policy_optimizer, "critic": self.critic_optimizer,
+                "alpha": self.alpha_optimizer}
+
+    def divergence(self, states: torch.Tensor, log_pi: torch.Tensor) -> torch.Tensor:
+        if self.prior is None:
+            return negative_entropy(log_pi)
+        with torch.no_grad():
+            prior_log_probs = F.log_softmax(self.prior(states), dim=-1)
+        return prior_kl(prior_log_probs, log_pi)
+
+    @torch.no_grad()
+    def act(self, states: np.ndarray, generator: torch.Generator, warmup: bool) -> np.ndarray:
+        """A code sampled from pi for each state. Warm-up acts the same way: the initial policy
+        is the prior itself (for ptgm), SPiRL's `PriorInitializedPolicy.sample_rand`."""
+        probs = F.softmax(self.policy(torch.as_tensor(states, dtype=torch.float32)), dim=-1)
+        return torch.multinomial(probs, 1, generator=generator).squeeze(1).numpy()
+
+    def update(self, batch, generator: torch.Generator) -> dict[str, float]:
+        alpha = self.log_alpha.exp().detach()
+        with torch.no_grad():
+            next_log_pi = F.log_softmax(self.policy(batch.next_states), dim=-1)
+            next_codes = torch.multinomial(next_log_pi.exp(), 1, generator=generator).squeeze(1)
+            next_q_min = torch.min(*(q(batch.next_states) for q in self.target_critics))
+            target = critic_target(
+                batch.rewards, batch.terminated, next_q_min, next_codes,
+                self.divergence(batch.next_states, next_log_pi), alpha, self.gamma,
+            )
+        q_all = [q(batch.states) for q in self.critics]
+        q_taken = [q.gather(1, batch.actions[:, None]).squeeze(1) for q in q_all]
+        critic_loss = sum(0.5 * F.mse_loss(q, target) for q in q_taken)
+        self._step(self.critic_optimizer, critic_loss, self.critics)
+
+        q_min = torch.min(*q_all).detach()  # the critics before this step's update
+        log_pi = F.log_softmax(self.policy(batch.states), dim=-1)
+        divergence = self.divergence(batch.states, log_pi)
+        actor_loss = policy_loss(log_pi, q_min, divergence, alpha)
+        self._step(self.policy_optimizer, actor_loss, self.policy)
+
+        temperature_loss = alpha_loss(self.log_alpha, divergence, self.target)
+        self.alpha_optimizer.zero_grad()
+        temperature_loss.backward()
+        self.alpha_optimizer.step()
+
+        soft_update(self.target_critics, self.critics, self.tau)
+        self.updates += 1
+        divergence_name = "charts/kl" if self.prior is not None else "charts/neg_entropy"
+        return {
+            "losses/critic": critic_loss.item(),
+            "losses/actor": actor_loss.item(),
+            "losses/alpha": temperature_loss.item(),
+            "losses/q_values": q_taken[0].mean().item(),
+            "charts/alpha": self.alpha,
+            divergence_name: divergence.mean().item(),
+            "charts/entropy": -negative_entropy(log_pi.detach()).mean().item(),
+        }
+
+    def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+              network: nn.Module) -> None:
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(network.parameters(), self.grad_clip)
+        optimizer.step()

@@ -1,0 +1,51 @@
+"""Play evaluation episodes with fixed seeds and summarise them.
+
+Episode k (k = 0..n-1) is seeded with `first_seed + k`; env i of the N workers plays episodes
+i, i + N, i + 2N, ... The policies are sampled at both levels, exactly as during training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from ptgm_cli.rl.agent import SACAgent
+from ptgm_cli.rl.hierarchy import Episode, Options, Rollout
+from ptgm_cli.rl.vec_env import VecKitchenEnv
+
+
+def play_episodes(envs: VecKitchenEnv, options: Options, agent: SACAgent, episodes: int,
+                  first_seed: int, generator: torch.Generator,
+                  on_frames: Callable[[list[np.ndarray]], None] | None = None) -> list[Episode]:
+    """The first `episodes` episodes, ordered by seed; `on_frames` receives every step's frames."""
+    n = envs.num_envs
+    rollout = Rollout(envs, options, seed_of=lambda i, j: first_seed + j * n + i)
+    rollout.start()
+    finished: dict[int, Episode] = {}
+    while len(finished) < episodes:
+        tick = rollout.step(
+            lambda states: agent.act(states, generator, warmup=False), generator,
+            render=on_frames is not None,
+        )
+        if tick.frames is not None:
+            on_frames(tick.frames)
+        for episode in tick.episodes:
+            if episode.seed - first_seed < episodes:
+                finished[episode.seed] = episode
+    return [finished[seed] for seed in sorted(finished)]
+
+
+def summarise(episodes: list[Episode], tasks: tuple[str, ...]) -> dict:
+    """Mean and standard error of completed subtasks, per-subtask success rates, mean return."""
+    completed = np.array([len(episode.completed) for episode in episodes], dtype=float)
+    stderr = completed.std(ddof=1) / np.sqrt(len(completed)) if len(completed) > 1 else 0.0
+    return {
+        "episodes": len(episodes),
+        "completed_subtasks_mean": float(completed.mean()),
+        "completed_subtasks_stderr": float(stderr),
+        "success": {task: float(np.mean([task in e.completed for e in episodes]))
+                    for task in tasks},
+        "return_mean": float(np.mean([episode.episode_return for episode in episodes])),
+    }

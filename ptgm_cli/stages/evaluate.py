@@ -1,0 +1,81 @@
+"""`ptgm eval`: completed subtasks of a trained run over fixed-seed episodes, and a video.
+
+Episode k is seeded with `seed + k`; the seeds and each episode's completed subtasks are recorded
+in the eval artifact, so any episode can be replayed. The video renders fresh episodes from the
+first seeds offscreen on the CPU (MuJoCo's EGL backend with Mesa).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import imageio.v2 as imageio
+import torch
+from safetensors.torch import load_file
+
+from ptgm_cli import report
+from ptgm_cli.configs import EvalConfig, TrainRLConfig
+from ptgm_cli.errors import PtgmError
+from ptgm_cli.kitchen.env import KitchenEnv
+from ptgm_cli.manifests import Manifest
+from ptgm_cli.models.training import seed_everything
+from ptgm_cli.rl.build import build
+from ptgm_cli.rl.checkpoint import WEIGHTS_FILE
+from ptgm_cli.rl.evaluation import play_episodes, summarise
+from ptgm_cli.rl.vec_env import EnvSpec, VecKitchenEnv
+from ptgm_cli.workspace import Artifact, Workspace
+
+EPISODES_FILE = "episodes.json"
+
+
+def run(config: EvalConfig, workspace: Workspace, force: bool = False) -> Artifact:
+    run_artifact = workspace.load("rl", config.run)
+    run_config = TrainRLConfig(**run_artifact.manifest.config)
+    seed_everything(config.seed)
+    setup = build(run_config, workspace)
+    setup.agent.load_weights(load_file(str(run_artifact.file(WEIGHTS_FILE))))
+    env_spec = EnvSpec(run_config.tasks, not run_config.any_order, run_config.episode_steps)
+
+    with VecKitchenEnv(config.num_envs, env_spec) as envs:
+        episodes = play_episodes(envs, setup.options, setup.agent, config.episodes, config.seed,
+                                 torch.Generator().manual_seed(config.seed))
+    summary = summarise(episodes, run_config.tasks)
+    if config.video is not None:
+        write_video(config, env_spec, setup)
+
+    name = config.name or config.run
+    manifest = Manifest(
+        kind="eval", name=name, parents=[run_artifact.ref], config=config.model_dump(mode="json"),
+        seed=config.seed,
+        metrics={**summary, "seeds": [episode.seed for episode in episodes],
+                 "video": str(config.video) if config.video else None},
+    )
+    with workspace.publish(manifest, overwrite=force) as staging:
+        staging.file(EPISODES_FILE).write_text(json.dumps(
+            [asdict(episode) for episode in episodes], indent=1))
+    success = ", ".join(f"{task} {rate:.0%}" for task, rate in summary["success"].items())
+    report.info(f"{config.run}: {summary['completed_subtasks_mean']:.2f} ± "
+                f"{summary['completed_subtasks_stderr']:.2f} completed subtasks over "
+                f"{summary['episodes']} episodes ({success})")
+    return workspace.load("eval", name)
+
+
+def write_video(config: EvalConfig, env_spec: EnvSpec, setup) -> None:
+    """MP4 of `video_episodes` episodes from seeds `seed, seed + 1, ...`, in real time."""
+    probe = KitchenEnv()
+    try:
+        probe.render(64, 64)
+    except Exception as error:  # the GL backends fail in many ways; all have the same fix
+        raise PtgmError(f"cannot render offscreen ({error}); use MUJOCO_GL=egl (Mesa) or "
+                        "osmesa, see `ptgm doctor`") from None
+    finally:
+        probe.close()
+    fps = 1.0 / probe.dt
+    config.video.parent.mkdir(parents=True, exist_ok=True)
+    with VecKitchenEnv(1, env_spec) as envs, \
+            imageio.get_writer(config.video, fps=fps, macro_block_size=8) as writer:
+        play_episodes(envs, setup.options, setup.agent, config.video_episodes, config.seed,
+                      torch.Generator().manual_seed(config.seed),
+                      on_frames=lambda frames: writer.append_data(frames[0]))
+    report.info(f"video of {config.video_episodes} episodes -> {config.video}")

@@ -1,0 +1,135 @@
+"""The loss maths of PTGM's discrete SAC on tiny tensors, and one update of the real agent."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ptgm_cli.models.prior import GoalPrior
+from ptgm_cli.rl.discrete_sac import (
+    DiscreteSAC,
+    alpha_loss,
+    critic_target,
+    fresh_copy,
+    negative_entropy,
+    policy_loss,
+    prior_kl,
+)
+from ptgm_cli.rl.replay import Batch
+
+PRIOR = torch.tensor([[0.7, 0.2, 0.1]])
+PI = torch.tensor([[0.2, 0.3, 0.5]])
+
+
+def test_kl_is_prior_to_policy():
+    """KL(prior || pi) = sum prior log(prior / pi), not the reverse direction."""
+    expected = (PRIOR * (PRIOR / PI).log()).sum()
+    reverse = (PI * (PI / PRIOR).log()).sum()
+    kl = prior_kl(PRIOR.log(), PI.log())
+    assert kl.item() == pytest.approx(expected.item())
+    assert kl.item() != pytest.approx(reverse.item())
+
+
+def test_kl_is_clamped():
+    log_pi = torch.tensor([[0.0, -500.0]])  # a code the policy has all but ruled out
+    assert prior_kl(torch.tensor([[0.5, 0.5]]).log(), log_pi).item() == 100.0
+
+
+def test_kl_is_zero_at_the_prior_and_its_gradient_pulls_towards_it():
+    logits = torch.tensor([[0.0, 0.0, 0.0]], requires_grad=True)
+    prior_kl(PRIOR.log(), F.log_softmax(logits, -1)).sum().backward()
+    # Descending the gradient raises the logit of the code the prior favours most.
+    assert logits.grad[0, 0] < 0 < logits.grad[0, 2]
+    assert prior_kl(PRIOR.log(), PRIOR.log()).item() == pytest.approx(0.0, abs=1e-7)
+
+
+@pytest.mark.parametrize("divergence, rises", [(7.0, True), (3.0, False)])
+def test_alpha_rises_while_divergence_exceeds_its_target(divergence, rises):
+    log_alpha = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.Adam([log_alpha], lr=0.1)
+    alpha_loss(log_alpha, torch.tensor([divergence]), target=5.0).backward()
+    optimizer.step()
+    assert (log_alpha.item() > 0) == rises
+
+
+def test_critic_target_bootstraps_unless_terminated():
+    next_q = torch.tensor([[1.0, 4.0], [2.0, 8.0]])
+    target = critic_target(
+        rewards=torch.tensor([1.0, 1.0]), terminated=torch.tensor([0.0, 1.0]),
+        next_q_min=next_q, next_codes=torch.tensor([1, 1]),
+        next_divergence=torch.tensor([2.0, 2.0]), alpha=torch.tensor(0.5), gamma=0.9,
+    )
+    assert target.tolist() == pytest.approx([1.0 + 0.9 * (4.0 - 0.5 * 2.0), 1.0])
+
+
+def test_policy_loss_prefers_high_q_and_low_divergence():
+    log_pi = torch.tensor([[0.5, 0.5]]).log()
+    q = torch.tensor([[1.0, 3.0]])
+    assert policy_loss(log_pi, q, torch.tensor([2.0]), torch.tensor(0.5)).item() == \
+        pytest.approx(-2.0 + 1.0)
+
+
+def test_negative_entropy_of_uniform():
+    uniform = torch.full((1, 4), 0.25).log()
+    assert negative_entropy(uniform).item() == pytest.approx(-torch.log(torch.tensor(4.0)).item())
+
+
+def make_agent(with_prior: bool) -> tuple[DiscreteSAC, GoalPrior]:
+    torch.manual_seed(0)
+    prior = GoalPrior("qpos30", n_codes=4, hidden=16).eval()
+    actor = copy.deepcopy(prior) if with_prior else fresh_copy(prior)
+    agent = DiscreteSAC(actor, prior if with_prior else None, prior.mlp.input_mean,
+                        prior.mlp.input_std, 4, target=5.0 if with_prior else -1.0, gamma=0.99,
+                        tau=5e-3, lr=3e-4, grad_clip=10.0, hidden=32, critic_layers=5)
+    return agent, prior
+
+
+def random_batch(size: int = 8) -> Batch:
+    generator = torch.Generator().manual_seed(1)
+    return Batch(states=torch.randn(size, 30, generator=generator),
+                 actions=torch.randint(0, 4, (size,), generator=generator),
+                 rewards=torch.rand(size, generator=generator),
+                 next_states=torch.randn(size, 30, generator=generator),
+                 terminated=torch.zeros(size))
+
+
+def test_ptgm_policy_starts_as_the_prior():
+    agent, prior = make_agent(with_prior=True)
+    states = torch.randn(5, 30)
+    torch.testing.assert_close(agent.policy(states), prior(states))
+    assert len(agent.critics[0].net) == 2 * 5 + 1  # 5 hidden layers and the head
+
+
+def test_noprior_policy_is_freshly_initialised_but_keeps_the_input_standardisation():
+    agent, prior = make_agent(with_prior=False)
+    assert agent.prior is None
+    assert not torch.equal(agent.policy.mlp.head.weight, prior.mlp.head.weight)
+    assert torch.equal(agent.policy.mlp.input_std, prior.mlp.input_std)
+
+
+@pytest.mark.parametrize("with_prior", [True, False])
+def test_update_changes_networks_and_leaves_the_prior_frozen(with_prior):
+    agent, prior = make_agent(with_prior)
+    prior_before = copy.deepcopy(prior.state_dict())
+    policy_before = copy.deepcopy(agent.policy.state_dict())
+    metrics = agent.update(random_batch(), torch.Generator().manual_seed(0))
+    assert ("charts/kl" in metrics) == with_prior
+    assert agent.updates == 1 and agent.alpha != 1.0
+    assert not torch.equal(agent.policy.mlp.head.weight, policy_before["mlp.head.weight"])
+    # Eval mode: BatchNorm statistics are not updated by replay batches.
+    bn = [k for k in policy_before if "running_mean" in k][0]
+    assert torch.equal(agent.policy.state_dict()[bn], policy_before[bn])
+    for key, value in prior.state_dict().items():
+        assert torch.equal(value, prior_before[key])
+
+
+def test_state_dict_round_trip_gives_identical_updates():
+    agent, _ = make_agent(with_prior=True)
+    agent.update(random_batch(), torch.Generator().manual_seed(0))
+    twin, _ = make_agent(with_prior=True)
+    twin.load_state_dict(copy.deepcopy(agent.state_dict()))
+    for learner in (agent, twin):
+        learner.update(random_batch(), torch.Generator().manual_seed(3))
+    for key, value in agent.weights().items():
+        assert torch.equal(value, twin.weights()[key]), key

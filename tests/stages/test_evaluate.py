@@ -1,0 +1,48 @@
+"""`ptgm eval`: fixed seeds, a summary with standard error, per-subtask success, a video."""
+
+import json
+
+import imageio.v2 as imageio
+import pytest
+
+from tests.stages.test_train_rl import TINY, ptgm
+
+
+@pytest.fixture(scope="module")
+def trained_workspace(pretrained_workspace):
+    result = ptgm(pretrained_workspace, "train-rl", *TINY, "--eval-episodes", "0")
+    assert result.returncode == 0, result.stderr
+    return pretrained_workspace
+
+
+def test_eval_records_seeds_and_success_and_writes_a_video(trained_workspace, tmp_path):
+    video = tmp_path / "eval.mp4"
+    result = ptgm(trained_workspace, "eval", "--run", "ptgm-seed0", "--episodes", "3",
+                  "--seed", "40", "--video", str(video), "--video-episodes", "1")
+    assert result.returncode == 0, result.stderr
+    assert "completed subtasks over 3 episodes" in result.stderr
+    artifact = trained_workspace.load("eval", "ptgm-seed0")
+    metrics = artifact.manifest.metrics
+    assert metrics["seeds"] == [40, 41, 42]
+    assert metrics["episodes"] == 3 and metrics["completed_subtasks_stderr"] >= 0
+    assert set(metrics["success"]) == {"microwave", "kettle", "bottom burner", "light switch"}
+    assert artifact.manifest.parent("rl").name == "ptgm-seed0"
+    episodes = json.loads(artifact.file("episodes.json").read_text())
+    assert [e["seed"] for e in episodes] == [40, 41, 42] and episodes[0]["length"] == 50
+    frames = imageio.mimread(video, memtest=False)
+    assert len(frames) == 50 and frames[0].shape == (480, 480, 3)
+
+
+def test_eval_is_reproducible(trained_workspace):
+    for name in ("first", "second"):
+        result = ptgm(trained_workspace, "eval", "--run", "ptgm-seed0", "--episodes", "2",
+                      "--name", name)
+        assert result.returncode == 0, result.stderr
+    first, second = (trained_workspace.load("eval", name).file("episodes.json").read_text()
+                     for name in ("first", "second"))
+    assert first == second
+
+
+def test_eval_of_a_missing_run_names_the_fix(trained_workspace):
+    result = ptgm(trained_workspace, "eval", "--run", "nothing")
+    assert result.returncode == 1 and "ptgm train-rl" in result.stderr

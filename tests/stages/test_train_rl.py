@@ -1,0 +1,98 @@
+"""`ptgm train-rl` end to end at tiny budgets, through the real console entry point."""
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from safetensors.torch import load_file
+
+from ptgm_cli.rl.logger import read_metrics
+
+TINY = ("--env-steps", "300", "--warmup", "10", "--batch-size", "16", "--num-envs", "2",
+        "--episode-steps", "50", "--hidden", "32", "--checkpoint-every", "100",
+        "--eval-every", "150", "--eval-episodes", "2")
+
+
+def ptgm_command(workspace, *args: str) -> list[str]:
+    return [sys.executable, "-c", "from ptgm_cli.cli import run; run()",
+            "--workspace", str(workspace.root), *args]
+
+
+def ptgm(workspace, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(ptgm_command(workspace, *args), capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("algo, transitions", [("ptgm", 30), ("ptgm-noprior", 30), ("sac", 300)])
+def test_each_algo_trains_and_publishes(pretrained_workspace, algo, transitions):
+    result = ptgm(pretrained_workspace, "train-rl", "--algo", algo, *TINY)
+    assert result.returncode == 0, result.stderr
+    artifact = pretrained_workspace.load("rl", f"{algo}-seed0")
+    metrics = artifact.manifest.metrics
+    # 2 envs x 150 steps; PTGM decides every 10 steps (5 options per 50-step episode).
+    assert metrics["env_steps"] == 300 and metrics["transitions"] == transitions
+    assert metrics["gradient_steps"] == transitions - 10  # one per transition after warm-up
+    assert metrics["final_eval"]["episodes"] == 2
+    assert {p.kind for p in artifact.manifest.parents} == (
+        set() if algo == "sac" else {"codebook", "prior", "policy"})
+    records = read_metrics(artifact.file("metrics.jsonl"))
+    names = set().union(*records)
+    assert {"charts/completed_subtasks", "charts/return", "charts/success/microwave",
+            "charts/steps_per_s", "eval/completed_subtasks"} <= names
+    assert sum("charts/completed_subtasks" in r for r in records) == 6  # 3 episodes x 2 envs
+    assert ("charts/kl" in names) == (algo == "ptgm")
+    assert any(artifact.file("tensorboard").iterdir())
+    assert artifact.file("curves.png").stat().st_size > 0
+    assert "policy.mlp.head.weight" in load_file(str(artifact.file("weights.safetensors"))) or \
+        algo == "sac"
+    assert not (pretrained_workspace.root / "rl" / ".runs" / f"{algo}-seed0").exists()
+
+
+def test_killed_run_resumes_to_the_same_parameters(pretrained_workspace):
+    """kill -9 after the first checkpoint, resume: identical to a run that never stopped."""
+    budget = ("--env-steps", "600", "--num-envs", "2", "--warmup", "10", "--batch-size", "16",
+              "--episode-steps", "50", "--hidden", "32", "--checkpoint-every", "100",
+              "--eval-every", "200", "--eval-episodes", "1", "--seed", "3")
+    workspace = pretrained_workspace
+    assert ptgm(workspace, "train-rl", *budget, "--name", "whole").returncode == 0
+
+    process = subprocess.Popen(ptgm_command(workspace, "train-rl", *budget, "--name", "cut"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    resume_file = workspace.root / "rl" / ".runs" / "cut" / "resume.pt"
+    while not resume_file.exists() and process.poll() is None:
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not workspace.exists("rl", "cut"), "the run ended before it could be killed"
+
+    refused = ptgm(workspace, "train-rl", *budget, "--name", "cut")
+    assert refused.returncode == 1 and "pass --resume" in refused.stderr
+    changed = ptgm(workspace, "train-rl", *budget, "--name", "cut", "--resume", "--lr", "1e-3")
+    assert changed.returncode == 1 and "--lr" in changed.stderr
+    resumed = ptgm(workspace, "train-rl", *budget, "--name", "cut", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming 'cut' at env step" in resumed.stderr
+
+    whole = load_file(str(workspace.load("rl", "whole").file("weights.safetensors")))
+    cut = load_file(str(workspace.load("rl", "cut").file("weights.safetensors")))
+    assert whole.keys() == cut.keys()
+    for key, value in whole.items():
+        assert value.equal(cut[key]), key
+    whole_metrics, cut_metrics = (
+        [{k: v for k, v in r.items() if k != "charts/steps_per_s"}
+         for r in read_metrics(workspace.load("rl", name).file("metrics.jsonl"))]
+        for name in ("whole", "cut")
+    )
+    assert whole_metrics == cut_metrics
+
+
+def test_wandb_without_the_package_is_a_one_line_error(pretrained_workspace):
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed")
+    result = ptgm(pretrained_workspace, "train-rl", "--wandb", "--name", "no-wandb", *TINY)
+    assert result.returncode == 1 and "pip install wandb" in result.stderr
+    assert "Traceback" not in result.stderr
