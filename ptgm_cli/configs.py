@@ -180,8 +180,10 @@ class TrainRLConfig(StageConfig):
     critic_layers: int = Field(5, gt=0, description="Hidden layers of the high-level critics.")
     episode_steps: int = Field(280, gt=0, description="Env steps per episode (the paper: 280).")
     grad_clip: float = Field(10.0, gt=0, description="Gradient-norm clip.")
-    hidden: int = Field(256, gt=0, description="Width of the critics (and of flat SAC's actor); the "
-                        "PTGM actor keeps the prior's architecture.")
+    hidden: int = Field(
+        256, gt=0, description="Width of the critics (and of flat SAC's actor); the PTGM actor "
+        "keeps the prior's architecture."
+    )
     checkpoint_every: int = Field(50_000, gt=0, description="Env steps between checkpoints.")
     eval_every: int = Field(50_000, gt=0, description="Env steps between evaluations.")
     eval_episodes: int = Field(10, ge=0, description="Episodes per periodic evaluation.")
