@@ -24,16 +24,36 @@ test: setup
 # The whole pipeline at a tiny budget (a few minutes), in its own workspace.
 quick: WORKSPACE = workspace-quick
 quick: setup
-	$(PTGM) fetch-data --episodes 8 --force
+	$(PTGM) fetch-data --episodes 12 --force
+	$(PTGM) build-codebook --n-codes 10 --force
+	$(PTGM) train-policy --epochs 1 --force
+	$(PTGM) train-prior --epochs 1 --force
+	$(PTGM) eval-policy --states 50 --subtask-trials 5 --force
+	$(PTGM) train-rl --env-steps 3000 --warmup 100 --checkpoint-every 1000 --eval-every 1500 \
+		--eval-episodes 2 --force
+	$(PTGM) eval --run ptgm-seed0 --episodes 4 --force
+	$(PTGM) plot ptgm-seed0 --out $(WORKSPACE)/curves.png
 	$(PTGM) status
 
-# The whole pipeline on the defaults.
+# The whole pipeline on the defaults: PTGM and flat SAC on the downstream task, seed 0.
 reproduce: setup
 	$(PTGM) fetch-data
+	$(PTGM) build-codebook
+	$(PTGM) train-policy
+	$(PTGM) train-prior
+	$(PTGM) eval-policy
+	$(PTGM) train-rl --algo ptgm --seed 0
+	$(PTGM) train-rl --algo sac --seed 0
+	$(PTGM) eval --run ptgm-seed0 --episodes 50
+	$(PTGM) eval --run sac-seed0 --episodes 50
+	$(PTGM) plot ptgm-seed0 sac-seed0 --out $(WORKSPACE)/curves.png
 	$(PTGM) status
 
 bench: setup
 	$(BIN)/python bench/env_speed.py
+	$(BIN)/python bench/datagen.py
+	$(BIN)/python bench/pretrain.py
+	$(BIN)/python bench/rl_speed.py --workspace $(WORKSPACE)
 
 clean:
 	rm -rf $(VENV) workspace-quick
