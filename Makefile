@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 WORKSPACE ?= workspace
-PTGM := $(BIN)/ptgm --workspace $(WORKSPACE)
+PTGM = $(BIN)/ptgm --workspace $(WORKSPACE)
 export MUJOCO_GL ?= egl
 
 .PHONY: setup test quick reproduce bench clean

@@ -15,7 +15,7 @@ Gaussian noise is added to every action. Given the generator the expert is deter
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mujoco
 import numpy as np
@@ -29,6 +29,17 @@ OPEN, CLOSE = 1.0, -1.0
 FACING_COUNTER = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
 SAFE_DEPTH = 0.36  # transit plane in front of the counter (world y)
 SAFE_HEIGHT = 2.05  # transit above the kettle and the stove
+# The open hinge door juts out towards the robot at z 2.40-2.80, between the knobs and the slide
+# handle, with its own handle sticking out to the right (x up to -0.18). A transit that passes
+# it high, to or from the slide cabinet, sweeps it further open (where it blocks the slide handle)
+# or pushes it shut. With the door open, such transits cross below it and go up or down right of
+# its handle, at y 0.30: further in, going up beside the door folds the wrist against its limit;
+# lower, the elbow reaches its limit.
+DOOR_OPEN_ANGLE = 0.5
+UNDER_DOOR_HEIGHT = 2.32
+UNDER_DOOR_DEPTH = 0.30
+PULL_BACK_HEIGHT = 2.25  # lower still while backing out from under the door's front edge
+RIGHT_OF_DOOR_X = -0.06
 # A folded arm posture with the gripper at (-0.30, 0.30, 2.20) facing the counter. Setting the
 # kettle down leaves the arm in another kinematic branch, from which reaching up to the cabinets
 # fails, so the kettle skill ends by returning here in joint space.
@@ -115,24 +126,35 @@ ARTICULATIONS: dict[str, Articulation] = {
         pitch=-0.1, roll=0.3, yaw=-0.15, drive_to=(-0.85, -0.75), lead=(0.15, 0.25),
     ),
     "top burner": Articulation(
-        joint="knob_Joint_4", contact=np.array([-0.256, 0.612, 2.340]), grasp=True,
-        pitch=-0.1, roll=0.3, yaw=-0.15, drive_to=(-0.85, -0.75), lead=(0.15, 0.25),
+        # The open hinge door hangs just above this knob: grip the bar low, from below and from
+        # the left, so the turning hand stays under the door instead of pushing it further open.
+        joint="knob_Joint_4", contact=np.array([-0.256, 0.612, 2.320]), grasp=True,
+        pitch=0.3, roll=0.3, yaw=-0.7, drive_to=(-0.85, -0.75), lead=(0.15, 0.25),
     ),
     "light switch": Articulation(
         joint="light_switch", contact=np.array([-0.316, 0.580, 2.280]), grasp=False,
         drive_to=(-0.52, -0.45), lead=(0.3, 0.4),
     ),
     "slide cabinet": Articulation(
-        # Rolled so the narrow side of the hand passes beside an open hinge door.
+        # Rolled so the narrow side of the hand faces the open hinge door, and turned left so the
+        # hand comes in from the right, clear of the door's handle.
         joint="slide_cabinet", contact=np.array([-0.148, 0.560, 2.600]), grasp=False,
-        roll=np.pi / 2, drive_to=(0.25, 0.32), lead=(0.03, 0.06),
+        roll=np.pi / 2, yaw=0.25, drive_to=(0.25, 0.32), lead=(0.03, 0.06),
     ),
     "hinge cabinet": Articulation(
+        # Opened just past the completion angle (1.15): wider, the door blocks the slide handle.
         joint="right_hinge_cabinet", contact=np.array([-0.526, 0.580, 2.600]), grasp=True,
-        drive_to=(1.30, 1.40), lead=(0.08, 0.12), turn_fraction=0.0,
+        drive_to=(1.22, 1.28), lead=(0.08, 0.12), turn_fraction=0.0,
         clear_point=(-0.12, 0.28, 2.25),  # below the open door, which juts out at z > 2.4
     ),
 }
+
+# With the hinge door open, its handle sticks out next to the slide handle and the wrist of a hand
+# coming in as above pushes the door shut: turn further left and push a little further right.
+# (With the door closed this approach misses the slide handle more often.)
+SLIDE_BESIDE_OPEN_DOOR = replace(
+    ARTICULATIONS["slide cabinet"], contact=np.array([-0.140, 0.560, 2.600]), yaw=0.45
+)
 
 
 class ScriptedExpert:
@@ -156,6 +178,9 @@ class ScriptedExpert:
         self._gripper = OPEN
         self._succeeded = False
         self._kettle_site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, "kettle_site")
+        self._door_handle_site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, "hinge_site2")
+        door_joint = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, "right_hinge_cabinet")
+        self._door_qpos = model.jnt_qposadr[door_joint]
 
     def start(self, subtask: str) -> None:
         """Begin the skill for `subtask` from the current state."""
@@ -222,13 +247,16 @@ class ScriptedExpert:
 
     def _transit(self, standoff: Pose, gripper: float, speed: float) -> list[Phase]:
         """Move to a stand-off pose without sweeping through the counter: back off to a transit
-        plane in front of the kitchen, move across it above the stove, then go in."""
+        plane in front of the kitchen, move across it above the stove, then go in. With the hinge
+        door open, a move from or to above its lower edge crosses below the door instead."""
         depth = SAFE_DEPTH + self.rng.uniform(-0.04, 0.04)
         height = SAFE_HEIGHT + self.rng.uniform(0.0, 0.1)
         start = self.controller.ee_pos
         waypoints = []
         goal = standoff.pos
-        if start[1] > depth + 0.03:
+        if self._door_open() and max(start[2], goal[2]) > UNDER_DOOR_HEIGHT + 0.03:
+            waypoints.extend(self._under_door(start, goal))
+        elif start[1] > depth + 0.03:
             waypoints.append(np.array([start[0], depth, max(start[2], min(height, goal[2]))]))
         waypoints.append(np.array([goal[0], min(depth, goal[1]), max(height, goal[2])]))
         phases = [
@@ -240,10 +268,26 @@ class ScriptedExpert:
                                  rot_tol=0.08))
         return phases
 
+    def _door_open(self) -> bool:
+        return self.data.qpos[self._door_qpos] > DOOR_OPEN_ANGLE
+
+    def _under_door(self, start: np.ndarray, goal: np.ndarray) -> list[np.ndarray]:
+        """Waypoints below the open hinge door: back and down (right of the door's handle if the
+        move starts there), across, and on to below the goal, from where the transit goes up."""
+        down_x = start[0]
+        if start[0] > self.data.site_xpos[self._door_handle_site][0]:
+            down_x = min(start[0], RIGHT_OF_DOOR_X)
+        return [
+            np.array([down_x, UNDER_DOOR_DEPTH, min(start[2], PULL_BACK_HEIGHT)]),
+            np.array([goal[0], UNDER_DOOR_DEPTH, UNDER_DOOR_HEIGHT]),
+        ]
+
     # ---- skills --------------------------------------------------------------------------------
 
     def _articulation_phases(self, subtask: str) -> list[Phase]:
         spec = ARTICULATIONS[subtask]
+        if subtask == "slide cabinet" and self._door_open():
+            spec = SLIDE_BESIDE_OPEN_DOOR
         rng = self.rng
         speed = rng.uniform(0.022, 0.034)
         jitter = rng.uniform(-0.004, 0.004, size=3)
