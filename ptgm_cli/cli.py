@@ -145,6 +145,21 @@ def _find(workspace: Workspace, name: str, kinds: tuple[str, ...] = ARTIFACT_KIN
     return workspace.read_manifest(matches[0], name)
 
 
+# The figures `ptgm status` shows for each kind of artifact, with short labels.
+KEY_METRICS = {
+    "dataset": (("episodes", "episodes"), ("steps", "steps")),
+    "codebook": (("goals", "goals"),),
+    "policy": (("validation_nll", "val NLL"),),
+    "prior": (("validation_top1", "top-1"), ("validation_top5", "top-5")),
+    "rl": (("env_steps", "steps"), ("recent_completed_subtasks", "subtasks")),
+    "eval": (("completed_subtasks_mean", "subtasks"), ("ratio_median", "distance ratio")),
+}
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else f"{value:,}"
+
+
 @app.command()
 def status(ctx: typer.Context) -> None:
     """Show the workspace's artifacts and their lineage."""
@@ -155,7 +170,7 @@ def status(ctx: typer.Context) -> None:
         return
     table = Table(title=f"workspace {workspace.root}")
     for column in ("kind", "name", "created", "made from", "shapes", "key metrics"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for manifest in manifests:
         lineage = []
         for parent in manifest.parents:
@@ -170,11 +185,11 @@ def status(ctx: typer.Context) -> None:
             ) if value is not None
         )
         metrics = ", ".join(
-            f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
-            for k, v in list(manifest.metrics.items())[:3] if isinstance(v, (int, float))
+            f"{label} {_short(manifest.metrics[key])}"
+            for key, label in KEY_METRICS[manifest.kind] if key in manifest.metrics
         )
         table.add_row(
-            manifest.kind, manifest.name, manifest.created.strftime("%Y-%m-%d %H:%M"),
+            manifest.kind, manifest.name, manifest.created.strftime("%m-%d %H:%M"),
             "\n".join(lineage) or "-", shape_text or "-", metrics or "-",
         )
     report.results.print(table)
