@@ -65,3 +65,27 @@ def goal_pairs(episodes: Episodes, episode_indices: np.ndarray, horizon: int) ->
         return GoalPairs(*(np.zeros(0, dtype=np.int64) for _ in range(3)))
     return GoalPairs(*(np.concatenate(rows).astype(np.int64)
                        for rows in (state_rows, goal_rows, action_rows)))
+
+
+@dataclass(frozen=True)
+class SplitPairs:
+    """The episode split and the goal pairs on each side of it."""
+
+    split: Split
+    train: GoalPairs
+    validation: GoalPairs
+    seed: int
+
+    def manifest_metrics(self) -> dict:
+        """What a model's manifest records of its data, so evaluations can reuse the split."""
+        return {
+            "train_pairs": len(self.train), "validation_pairs": len(self.validation),
+            "split": {"seed": self.seed, "validation_episodes": self.split.validation.tolist()},
+        }
+
+
+def split_goal_pairs(episodes: Episodes, validation_fraction: float, seed: int,
+                     horizon: int) -> SplitPairs:
+    split = split_episodes(episodes.n_episodes, validation_fraction, seed)
+    return SplitPairs(split, goal_pairs(episodes, split.train, horizon),
+                      goal_pairs(episodes, split.validation, horizon), seed)

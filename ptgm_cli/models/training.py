@@ -79,6 +79,10 @@ class FitResult:
     samples_per_second: float
     history: list[dict[str, float]] = field(default_factory=list)
 
+    @property
+    def timings(self) -> dict[str, float]:
+        return {"train_seconds": self.seconds, "samples_per_second": self.samples_per_second}
+
 
 @torch.no_grad()
 def evaluate(model: nn.Module, objective: Objective, examples: Examples) -> dict[str, float]:

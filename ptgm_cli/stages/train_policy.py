@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ptgm_cli.configs import TrainPolicyConfig
-from ptgm_cli.data.goal_pairs import goal_pairs, split_episodes
+from ptgm_cli.data.goal_pairs import split_goal_pairs
 from ptgm_cli.kitchen.layout import N_ACTION, goal_indices, goal_names
 from ptgm_cli.manifests import Manifest, Shapes
 from ptgm_cli.models.features import feature_names, load_dataset, state_features
@@ -24,21 +24,19 @@ from ptgm_cli.workspace import Artifact, Workspace
 def run(config: TrainPolicyConfig, workspace: Workspace, force: bool = False) -> Artifact:
     seed_everything(config.seed)
     episodes, dataset = load_dataset(workspace, config.dataset)
-    split = split_episodes(episodes.n_episodes, config.validation_fraction, config.seed)
-    train_pairs, validation_pairs = (goal_pairs(episodes, ids, config.horizon)
-                                     for ids in (split.train, split.validation))
+    pairs = split_goal_pairs(episodes, config.validation_fraction, config.seed, config.horizon)
     states = torch.from_numpy(state_features(episodes.observations, config.state_features))
     goals = torch.from_numpy(
         episodes.qpos_states()[:, list(goal_indices(config.goal_dims))].astype(np.float32))
     actions = torch.from_numpy(episodes.actions.astype(np.float32))
 
-    def examples(pairs):
-        return gathered((states, pairs.state_rows), (goals, pairs.goal_rows),
-                        (actions, pairs.action_rows))
+    def examples(side):
+        return gathered((states, side.state_rows), (goals, side.goal_rows),
+                        (actions, side.action_rows))
 
     policy = GoalPolicy(config.state_features, config.goal_dims, config.hidden)
-    policy.mlp.fit_input_normalisation(states[np.unique(train_pairs.state_rows)],
-                                       goals[np.unique(train_pairs.goal_rows)])
+    policy.mlp.fit_input_normalisation(states[np.unique(pairs.train.state_rows)],
+                                       goals[np.unique(pairs.train.goal_rows)])
     manifest = Manifest(
         kind="policy", name=config.name, parents=[dataset.ref],
         config=config.model_dump(mode="json"), seed=config.seed,
@@ -47,7 +45,7 @@ def run(config: TrainPolicyConfig, workspace: Workspace, force: bool = False) ->
                       goal_indices=list(goal_indices(config.goal_dims)), action_dim=N_ACTION),
     )
     with workspace.publish(manifest, overwrite=force) as staging:
-        result = fit(policy, behaviour_cloning, examples(train_pairs), examples(validation_pairs),
+        result = fit(policy, behaviour_cloning, examples(pairs.train), examples(pairs.validation),
                      FitSettings(config.epochs, config.batch_size, config.lr, config.seed),
                      staging.path, "train-policy")
         save_weights(policy, staging.file(POLICY_FILE))
@@ -55,11 +53,9 @@ def run(config: TrainPolicyConfig, workspace: Workspace, force: bool = False) ->
             "validation_nll": result.validation["loss"],
             "validation_action_mse": result.validation["action_mse"],
             "best_epoch": result.best_epoch,
-            "train_pairs": len(train_pairs), "validation_pairs": len(validation_pairs),
-            "split": {"seed": config.seed, "validation_episodes": split.validation.tolist()},
+            **pairs.manifest_metrics(),
         }
-        staging.manifest.timings = {"train_seconds": result.seconds,
-                                    "samples_per_second": result.samples_per_second}
+        staging.manifest.timings = result.timings
     report_fit(f"policy {config.name!r}", result, {"validation NLL": "loss",
                                                     "validation action MSE": "action_mse"})
     return workspace.load("policy", config.name)

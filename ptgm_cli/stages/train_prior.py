@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ptgm_cli.configs import TrainPriorConfig
-from ptgm_cli.data.goal_pairs import goal_pairs, split_episodes
+from ptgm_cli.data.goal_pairs import split_goal_pairs
 from ptgm_cli.manifests import Manifest, Shapes
 from ptgm_cli.models.codebook import load_codebook
 from ptgm_cli.models.features import feature_names, load_dataset, state_features
@@ -24,18 +24,16 @@ def run(config: TrainPriorConfig, workspace: Workspace, force: bool = False) -> 
     seed_everything(config.seed)
     episodes, dataset = load_dataset(workspace, config.dataset)
     codebook, codebook_artifact = load_codebook(workspace, config.codebook)
-    split = split_episodes(episodes.n_episodes, config.validation_fraction, config.seed)
-    train_pairs, validation_pairs = (goal_pairs(episodes, ids, config.horizon)
-                                     for ids in (split.train, split.validation))
+    pairs = split_goal_pairs(episodes, config.validation_fraction, config.seed, config.horizon)
     states = torch.from_numpy(state_features(episodes.observations, config.state_features))
     labels = torch.from_numpy(
         codebook.assign(codebook.goals_of(episodes.qpos_states()), config.assign))
 
-    def examples(pairs):
-        return gathered((states, pairs.state_rows), (labels, pairs.goal_rows))
+    def examples(side):
+        return gathered((states, side.state_rows), (labels, side.goal_rows))
 
     prior = GoalPrior(config.state_features, codebook.n_codes, config.hidden)
-    prior.mlp.fit_input_normalisation(states[np.unique(train_pairs.state_rows)])
+    prior.mlp.fit_input_normalisation(states[np.unique(pairs.train.state_rows)])
     manifest = Manifest(
         kind="prior", name=config.name, parents=[dataset.ref, codebook_artifact.ref],
         config=config.model_dump(mode="json"), seed=config.seed,
@@ -44,24 +42,22 @@ def run(config: TrainPriorConfig, workspace: Workspace, force: bool = False) -> 
                       n_codes=codebook.n_codes),
     )
     with workspace.publish(manifest, overwrite=force) as staging:
-        result = fit(prior, classification, examples(train_pairs), examples(validation_pairs),
+        result = fit(prior, classification, examples(pairs.train), examples(pairs.validation),
                      FitSettings(config.epochs, config.batch_size, config.lr, config.seed),
                      staging.path, "train-prior")
         save_weights(prior, staging.file(PRIOR_FILE))
-        validation_labels = labels[validation_pairs.goal_rows].numpy()
+        validation_labels = labels[pairs.validation.goal_rows].numpy()
         staging.manifest.metrics = {
             "validation_top1": result.validation["top1"],
             "validation_top5": result.validation["top5"],
             "validation_cross_entropy": result.validation["loss"],
             "validation_majority_code_rate": float(
                 np.bincount(validation_labels).max() / len(validation_labels)),
-            "codes_used_as_labels": int(len(np.unique(labels[train_pairs.goal_rows]))),
+            "codes_used_as_labels": int(len(np.unique(labels[pairs.train.goal_rows]))),
             "best_epoch": result.best_epoch,
-            "train_pairs": len(train_pairs), "validation_pairs": len(validation_pairs),
-            "split": {"seed": config.seed, "validation_episodes": split.validation.tolist()},
+            **pairs.manifest_metrics(),
         }
-        staging.manifest.timings = {"train_seconds": result.seconds,
-                                    "samples_per_second": result.samples_per_second}
+        staging.manifest.timings = result.timings
     report_fit(f"prior {config.name!r}", result, {
         "validation top-1": "top1", "validation top-5": "top5", "validation CE": "loss"})
     return workspace.load("prior", config.name)
