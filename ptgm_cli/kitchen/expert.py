@@ -42,7 +42,9 @@ PULL_BACK_HEIGHT = 2.25  # lower still while backing out from under the door's f
 RIGHT_OF_DOOR_X = -0.06
 # A folded arm posture with the gripper at (-0.30, 0.30, 2.20) facing the counter. Setting the
 # kettle down leaves the arm in another kinematic branch, from which reaching up to the cabinets
-# fails, so the kettle skill ends by returning here in joint space.
+# fails, so the kettle skill ends by returning here in joint space. So does the bottom burner:
+# turning its knob leaves the elbow (J4) and the wrist (J6) at their limits, and a transit up to
+# the slide cabinet from there stalls (four times in ten) and drifts into unrecoverable postures.
 HOME_POSTURE = np.array([-0.19, -1.54, 1.43, -2.96, 0.26, 1.58, 1.16])
 # The kettle is grasped from above by its handle and set down on the top-left burner, as far
 # back as the wrist clears the knob panel (the goal is y 0.75; within 0.3 counts).
@@ -114,6 +116,7 @@ class Articulation:
     standoff: tuple[float, float] = (0.08, 0.14)
     turn_fraction: float = 1.0  # how much of a hinge's rotation the gripper orientation follows
     clear_point: tuple[float, float, float] | None = None  # where to leave the arm, if it blocks
+    return_home: bool = False  # end in HOME_POSTURE, if the final posture hampers later transits
 
 
 ARTICULATIONS: dict[str, Articulation] = {
@@ -124,6 +127,7 @@ ARTICULATIONS: dict[str, Articulation] = {
     "bottom burner": Articulation(
         joint="knob_Joint_2", contact=np.array([-0.256, 0.612, 2.226]), grasp=True,
         pitch=-0.1, roll=0.3, yaw=-0.15, drive_to=(-0.85, -0.75), lead=(0.15, 0.25),
+        return_home=True,
     ),
     "top burner": Articulation(
         # The open hinge door hangs just above this knob: grip the bar low, from below and from
@@ -335,6 +339,8 @@ class ScriptedExpert:
             clear = Pose(np.array(spec.clear_point) + rng.uniform(-0.02, 0.02, size=3), contact.rot)
             phases.append(self._move(clear, OPEN, pos_tol=0.04, max_steps=30, speed=speed,
                                      rot_tol=1.0))
+        if spec.return_home:
+            phases.append(self._return_home(OPEN if spec.grasp else CLOSE))
         return phases
 
     def _release(self, open_fingers: bool, speed: float) -> list[Phase]:
@@ -381,7 +387,12 @@ class ScriptedExpert:
         phases.append(self._move(over_place, CLOSE, pos_tol=0.02, max_steps=60, speed=speed))
         phases.append(self._move(place, CLOSE, pos_tol=0.01, max_steps=30, speed=0.5 * speed))
         phases.extend(self._release(open_fingers=True, speed=speed))
-        home = HOME_POSTURE + rng.uniform(-0.1, 0.1, size=7)
-        at_home = lambda: np.abs(self.data.qpos[:7] - home).max() < 0.15  # noqa: E731
-        phases.append(Phase(lambda: place, OPEN, at_home, max_steps=40, joints=home))
+        phases.append(self._return_home(OPEN))
         return phases
+
+    def _return_home(self, gripper: float) -> Phase:
+        """Move in joint space to near HOME_POSTURE, a posture every transit starts well from."""
+        home = HOME_POSTURE + self.rng.uniform(-0.1, 0.1, size=7)
+        at_home = lambda: np.abs(self.data.qpos[:7] - home).max() < 0.15  # noqa: E731
+        current = lambda: Pose(self.controller.ee_pos, self.controller.ee_rot)  # noqa: E731
+        return Phase(current, gripper, at_home, max_steps=40, joints=home)

@@ -5,7 +5,9 @@ import gymnasium_robotics
 import numpy as np
 import pytest
 
+from ptgm_cli.data.scripted_source import episode_seed, generate_episode
 from ptgm_cli.kitchen.controller import ResolvedRateController
+from ptgm_cli.kitchen.env import KitchenEnv
 from ptgm_cli.kitchen.expert import ScriptedExpert, gripper_rotation
 from ptgm_cli.kitchen.tasks import SUBTASKS, subtask_done
 
@@ -79,6 +81,16 @@ def test_slide_cabinet_after_a_skill_left_of_the_open_hinge_door():
         run_skill(env, expert, subtask)
         assert expert.skill_succeeded, subtask
     assert subtask_done(data.qpos, "hinge cabinet") and subtask_done(data.qpos, "top burner")
+
+
+def test_slide_cabinet_right_after_the_bottom_burner():
+    """Turning the bottom knob leaves the elbow and the wrist at their limits; the skill returns
+    the arm home, so the transit up to the slide cabinet does not stall (episode 64 of the
+    dataset, which plans bottom burner then slide cabinet, used to fail there)."""
+    env = KitchenEnv(tasks=SUBTASKS, ordered=False, max_episode_steps=None)
+    episode = generate_episode(env, episode_seed(0, 64), 4, False, SKILL_BUDGET)
+    assert episode.episodes.subtask_plans[0][:2] == ["bottom burner", "slide cabinet"]
+    assert [success for _, success, _ in episode.attempts[:2]] == [True, True]
 
 
 def test_same_seed_gives_identical_actions():
