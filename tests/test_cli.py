@@ -1,22 +1,11 @@
-import subprocess
-import sys
-
 import pytest
 from typer.testing import CliRunner
 
 from ptgm_cli.cli import STAGES, app
+from tests.helpers import run_cli
 
 runner = CliRunner()
 COMMANDS = [command for command, *_ in STAGES] + ["status", "show", "doctor"]
-
-
-def ptgm(*args: str, workspace=None) -> subprocess.CompletedProcess:
-    """Run the real console entry point in a subprocess."""
-    prefix = ["--workspace", str(workspace)] if workspace else []
-    return subprocess.run(
-        [sys.executable, "-c", "from ptgm_cli.cli import run; run()", *prefix, *args],
-        capture_output=True, text=True,
-    )
 
 
 def test_top_level_help_lists_every_command():
@@ -40,7 +29,7 @@ def test_stage_help_shows_defaults_from_the_config():
 
 
 def test_bad_option_value_is_one_line_error(tmp_path):
-    result = ptgm("fetch-data", "--source", "nowhere", workspace=tmp_path)
+    result = run_cli(tmp_path, "fetch-data", "--source", "nowhere")
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert "error: --source" in result.stderr and "Traceback" not in result.stderr
@@ -49,16 +38,16 @@ def test_bad_option_value_is_one_line_error(tmp_path):
 def test_bad_config_file_is_one_line_error(tmp_path):
     config = tmp_path / "experiment.toml"
     config.write_text("n-codes = 20\nclusters = 3\n")
-    result = ptgm("build-codebook", "--config", str(config), workspace=tmp_path)
+    result = run_cli(tmp_path, "build-codebook", "--config", str(config))
     assert result.returncode == 1 and "unknown option(s) ['clusters']" in result.stderr
     config.write_text("n_codes = [oops")
-    result = ptgm("build-codebook", "--config", str(config), workspace=tmp_path)
+    result = run_cli(tmp_path, "build-codebook", "--config", str(config))
     assert result.returncode == 1 and "not valid TOML" in result.stderr
 
 
 def test_status_and_doctor(tmp_path):
-    result = ptgm("status", workspace=tmp_path)
+    result = run_cli(tmp_path, "status")
     assert result.returncode == 0 and "no artifacts" in result.stdout
-    result = ptgm("doctor")
+    result = run_cli(None, "doctor")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "kitchen env" in result.stdout and "FAIL" not in result.stdout

@@ -6,9 +6,6 @@ Every artifact is named "default", so stages run with their default options find
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from ptgm_cli.configs import BuildCodebookConfig, TrainPolicyConfig, TrainPriorConfig
@@ -28,15 +25,6 @@ def held_out_episodes() -> list[int]:
     """The validation episodes of the fixtures' policy and prior."""
     split = split_episodes(len(EPISODE_LENGTHS), TINY_TRAINING["validation_fraction"], seed=0)
     return split.validation.tolist()
-
-
-def run_cli(workspace: Workspace, *args: str) -> subprocess.CompletedProcess:
-    """The real console entry point, in a subprocess."""
-    return subprocess.run(
-        [sys.executable, "-c", "from ptgm_cli.cli import run; run()",
-         "--workspace", str(workspace.root), *args],
-        capture_output=True, text=True,
-    )
 
 
 def publish_random_dataset(workspace: Workspace, name: str = "default",

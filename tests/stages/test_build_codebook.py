@@ -7,7 +7,8 @@ from ptgm_cli.models.codebook import load_codebook
 from ptgm_cli.models.features import load_dataset
 from ptgm_cli.stages import build_codebook
 from ptgm_cli.workspace import Workspace
-from tests.stages.conftest import publish_random_dataset, run_cli
+from tests.helpers import run_cli
+from tests.stages.conftest import publish_random_dataset
 
 
 def test_codebook_artifact(dataset_workspace):

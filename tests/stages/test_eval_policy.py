@@ -5,7 +5,8 @@ import pytest
 from ptgm_cli.configs import EvalPolicyConfig
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.stages import eval_policy
-from tests.stages.conftest import held_out_episodes, publish_random_dataset, run_cli
+from tests.helpers import run_cli
+from tests.stages.conftest import held_out_episodes, publish_random_dataset
 
 
 def test_cli_eval_policy(pretrained_workspace):

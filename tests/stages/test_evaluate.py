@@ -5,19 +5,20 @@ import json
 import imageio.v2 as imageio
 import pytest
 
-from tests.stages.test_train_rl import TINY, ptgm
+from tests.helpers import run_cli
+from tests.stages.test_train_rl import TINY
 
 
 @pytest.fixture(scope="module")
 def trained_workspace(pretrained_workspace):
-    result = ptgm(pretrained_workspace, "train-rl", *TINY, "--eval-episodes", "0")
+    result = run_cli(pretrained_workspace, "train-rl", *TINY, "--eval-episodes", "0")
     assert result.returncode == 0, result.stderr
     return pretrained_workspace
 
 
 def test_eval_records_seeds_and_success_and_writes_a_video(trained_workspace, tmp_path):
     video = tmp_path / "eval.mp4"
-    result = ptgm(trained_workspace, "eval", "--run", "ptgm-seed0", "--episodes", "3",
+    result = run_cli(trained_workspace, "eval", "--run", "ptgm-seed0", "--episodes", "3",
                   "--seed", "40", "--video", str(video), "--video-episodes", "1")
     assert result.returncode == 0, result.stderr
     assert "completed subtasks over 3 episodes" in result.stderr
@@ -35,7 +36,7 @@ def test_eval_records_seeds_and_success_and_writes_a_video(trained_workspace, tm
 
 def test_eval_is_reproducible(trained_workspace):
     for name in ("first", "second"):
-        result = ptgm(trained_workspace, "eval", "--run", "ptgm-seed0", "--episodes", "2",
+        result = run_cli(trained_workspace, "eval", "--run", "ptgm-seed0", "--episodes", "2",
                       "--name", name)
         assert result.returncode == 0, result.stderr
     first, second = (trained_workspace.load("eval", name).file("episodes.json").read_text()
@@ -44,5 +45,5 @@ def test_eval_is_reproducible(trained_workspace):
 
 
 def test_eval_of_a_missing_run_names_the_fix(trained_workspace):
-    result = ptgm(trained_workspace, "eval", "--run", "nothing")
+    result = run_cli(trained_workspace, "eval", "--run", "nothing")
     assert result.returncode == 1 and "ptgm train-rl" in result.stderr

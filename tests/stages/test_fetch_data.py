@@ -9,7 +9,7 @@ from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.tasks import DOWNSTREAM_TASKS, SUBTASKS, completed_mask
 from ptgm_cli.stages import fetch_data
 from ptgm_cli.workspace import Workspace
-from tests.test_cli import ptgm
+from tests.helpers import run_cli
 
 TINY = {"episodes": 3, "subtasks_per_episode": 1, "keep_failures": True}
 
@@ -62,17 +62,17 @@ def test_existing_dataset_needs_force(tmp_path):
 
 
 def test_cli_fetch_show_data_and_show_reproduces(tmp_path):
-    result = ptgm("fetch-data", "--episodes", "1", "--subtasks-per-episode", "1",
-                  "--keep-failures", "--seed", "3", workspace=tmp_path)
+    result = run_cli(tmp_path, "fetch-data", "--episodes", "1", "--subtasks-per-episode", "1",
+                     "--keep-failures", "--seed", "3")
     assert result.returncode == 0, result.stderr
     assert "published dataset default" in result.stderr
-    result = ptgm("show-data", workspace=tmp_path)
+    result = run_cli(tmp_path, "show-data")
     assert result.returncode == 0 and "completion order" in result.stdout
-    shown = ptgm("show", "default", workspace=tmp_path)
+    shown = run_cli(tmp_path, "show", "default")
     assert "seed = 3" in shown.stdout and "episodes = 1" in shown.stdout
     (tmp_path / "again.toml").write_text(shown.stdout)
-    again = ptgm("fetch-data", "--config", str(tmp_path / "again.toml"), "--name", "again",
-                 workspace=tmp_path)
+    again = run_cli(tmp_path, "fetch-data", "--config", str(tmp_path / "again.toml"),
+                    "--name", "again")
     assert again.returncode == 0, again.stderr
     first = read_episodes(tmp_path / "dataset" / "default" / "episodes.h5")
     second = read_episodes(tmp_path / "dataset" / "again" / "episodes.h5")
@@ -80,7 +80,7 @@ def test_cli_fetch_show_data_and_show_reproduces(tmp_path):
 
 
 def test_d4rl_without_a_file_is_a_user_error(tmp_path):
-    result = ptgm("fetch-data", "--source", "d4rl", workspace=tmp_path)
+    result = run_cli(tmp_path, "fetch-data", "--source", "d4rl")
     assert result.returncode == 1 and "needs --path" in result.stderr
 
 
@@ -88,15 +88,15 @@ def test_cli_d4rl_file_becomes_a_dataset_and_bad_file_leaves_nothing(tmp_path):
     from tests.data.test_d4rl_source import d4rl_columns, write_d4rl
 
     write_d4rl(tmp_path / "kitchen.hdf5", d4rl_columns())
-    result = ptgm("fetch-data", "--source", "d4rl", "--path", str(tmp_path / "kitchen.hdf5"),
-                  "--name", "d4rl", workspace=tmp_path / "ws")
+    result = run_cli(tmp_path / "ws", "fetch-data", "--source", "d4rl",
+                     "--path", str(tmp_path / "kitchen.hdf5"), "--name", "d4rl")
     assert result.returncode == 0, result.stderr
     assert "older simulator" in result.stderr
     dataset = Workspace(tmp_path / "ws").load("dataset", "d4rl")
     assert dataset.manifest.metrics["source"] == "d4rl" and dataset.manifest.seed is None
     (tmp_path / "bad.hdf5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
-    result = ptgm("fetch-data", "--source", "d4rl", "--path", str(tmp_path / "bad.hdf5"),
-                  "--name", "bad", workspace=tmp_path / "ws")
+    result = run_cli(tmp_path / "ws", "fetch-data", "--source", "d4rl",
+                     "--path", str(tmp_path / "bad.hdf5"), "--name", "bad")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "ws" / "dataset" / "bad").exists()

@@ -5,7 +5,8 @@ from safetensors.numpy import load_file
 from ptgm_cli.configs import TrainPolicyConfig
 from ptgm_cli.models.policy import POLICY_FILE, load_policy
 from ptgm_cli.stages import train_policy
-from tests.stages.conftest import TINY_TRAINING, held_out_episodes, run_cli
+from tests.helpers import run_cli
+from tests.stages.conftest import TINY_TRAINING, held_out_episodes
 
 
 def test_policy_artifact(pretrained_workspace):

@@ -3,7 +3,8 @@ from safetensors.numpy import load_file
 from ptgm_cli.configs import TrainPriorConfig
 from ptgm_cli.models.prior import PRIOR_FILE, load_prior
 from ptgm_cli.stages import train_prior
-from tests.stages.conftest import TINY_TRAINING, held_out_episodes, run_cli
+from tests.helpers import run_cli
+from tests.stages.conftest import TINY_TRAINING, held_out_episodes
 
 
 def test_prior_artifact(pretrained_workspace):

@@ -4,32 +4,22 @@ import importlib.util
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 from safetensors.torch import load_file
 
 from ptgm_cli.rl.logger import read_metrics
+from tests.helpers import cli_command, run_cli
 
 TINY = ("--env-steps", "300", "--warmup", "10", "--batch-size", "16", "--num-envs", "2",
         "--episode-steps", "50", "--hidden", "32", "--checkpoint-every", "100",
         "--eval-every", "150", "--eval-episodes", "2")
 
 
-def ptgm_command(workspace, *args: str) -> list[str]:
-    return [sys.executable, "-c", "from ptgm_cli.cli import run; run()",
-            "--workspace", str(workspace.root), *args]
-
-
-def ptgm(workspace, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(ptgm_command(workspace, *args), capture_output=True, text=True,
-                          timeout=300)
-
-
 @pytest.mark.parametrize("algo, transitions", [("ptgm", 30), ("ptgm-noprior", 30), ("sac", 300)])
 def test_each_algo_trains_and_publishes(pretrained_workspace, algo, transitions):
-    result = ptgm(pretrained_workspace, "train-rl", "--algo", algo, *TINY)
+    result = run_cli(pretrained_workspace, "train-rl", "--algo", algo, *TINY)
     assert result.returncode == 0, result.stderr
     artifact = pretrained_workspace.load("rl", f"{algo}-seed0")
     metrics = artifact.manifest.metrics
@@ -58,9 +48,9 @@ def test_killed_run_resumes_to_the_same_parameters(pretrained_workspace):
               "--episode-steps", "50", "--hidden", "32", "--checkpoint-every", "100",
               "--eval-every", "200", "--eval-episodes", "1", "--seed", "3")
     workspace = pretrained_workspace
-    assert ptgm(workspace, "train-rl", *budget, "--name", "whole").returncode == 0
+    assert run_cli(workspace, "train-rl", *budget, "--name", "whole").returncode == 0
 
-    process = subprocess.Popen(ptgm_command(workspace, "train-rl", *budget, "--name", "cut"),
+    process = subprocess.Popen(cli_command(workspace, "train-rl", *budget, "--name", "cut"),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     resume_file = workspace.root / "rl" / ".runs" / "cut" / "resume.pt"
     while not resume_file.exists() and process.poll() is None:
@@ -69,11 +59,11 @@ def test_killed_run_resumes_to_the_same_parameters(pretrained_workspace):
     process.wait()
     assert not workspace.exists("rl", "cut"), "the run ended before it could be killed"
 
-    refused = ptgm(workspace, "train-rl", *budget, "--name", "cut")
+    refused = run_cli(workspace, "train-rl", *budget, "--name", "cut")
     assert refused.returncode == 1 and "pass --resume" in refused.stderr
-    changed = ptgm(workspace, "train-rl", *budget, "--name", "cut", "--resume", "--lr", "1e-3")
+    changed = run_cli(workspace, "train-rl", *budget, "--name", "cut", "--resume", "--lr", "1e-3")
     assert changed.returncode == 1 and "--lr" in changed.stderr
-    resumed = ptgm(workspace, "train-rl", *budget, "--name", "cut", "--resume")
+    resumed = run_cli(workspace, "train-rl", *budget, "--name", "cut", "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming 'cut' at env step" in resumed.stderr
 
@@ -93,6 +83,6 @@ def test_killed_run_resumes_to_the_same_parameters(pretrained_workspace):
 def test_wandb_without_the_package_is_a_one_line_error(pretrained_workspace):
     if importlib.util.find_spec("wandb") is not None:
         pytest.skip("wandb is installed")
-    result = ptgm(pretrained_workspace, "train-rl", "--wandb", "--name", "no-wandb", *TINY)
+    result = run_cli(pretrained_workspace, "train-rl", "--wandb", "--name", "no-wandb", *TINY)
     assert result.returncode == 1 and "pip install wandb" in result.stderr
     assert "Traceback" not in result.stderr
