@@ -19,9 +19,10 @@ from pathlib import Path
 import torch
 
 from ptgm_cli.configs import TrainPolicyConfig, TrainPriorConfig
+from ptgm_cli.machine import cpu_count
 from ptgm_cli.models.policy import GoalPolicy, behaviour_cloning
 from ptgm_cli.models.prior import GoalPrior, classification
-from ptgm_cli.models.training import Examples, FitSettings, cpu_count, fit, seed_everything
+from ptgm_cli.models.training import Examples, FitSettings, fit, seed_everything
 from ptgm_cli.report import console
 
 

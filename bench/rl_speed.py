@@ -25,6 +25,7 @@ from ptgm_cli.configs import (
     TrainPriorConfig,
     TrainRLConfig,
 )
+from ptgm_cli.machine import cpu_count
 from ptgm_cli.rl.vec_env import EnvSpec, VecKitchenEnv
 from ptgm_cli.workspace import Workspace
 
@@ -33,7 +34,7 @@ PRETRAINED_KINDS = ("dataset", "codebook", "policy", "prior")
 
 def bare_steps_per_second(num_envs: int, env_steps: int) -> float:
     rng = np.random.default_rng(0)
-    spec = EnvSpec(TrainRLConfig().tasks, True, TrainRLConfig().episode_steps)
+    spec = EnvSpec.of(TrainRLConfig())
     with VecKitchenEnv(num_envs, spec) as envs:
         envs.reset(list(range(num_envs)))
         ticks = env_steps // num_envs
@@ -86,7 +87,7 @@ def main() -> None:
         learning = loop_steps_per_second(workspace, "bench-learning", warmup=0, **common)
     print(json.dumps({
         "num_envs": args.num_envs,
-        "cpu_count": len(os.sched_getaffinity(0)),
+        "cpu_count": cpu_count(),
         "load_average": os.getloadavg()[0],
         "env_steps_per_measurement": args.env_steps,
         "steps_per_s": {"bare_envs_random_actions": round(bare, 1),

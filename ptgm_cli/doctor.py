@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from importlib import metadata
 
+from ptgm_cli.machine import cpu_count
+
 PINNED = {"mujoco": "3.11.0", "gymnasium-robotics": "1.4.2", "torch": "2.13.0"}
 
 
@@ -72,7 +74,7 @@ def check_torch_threads() -> Check:
         import torch
     except ImportError:
         return Check("torch threads", "fail", "torch not installed", "run `make setup`")
-    cores = len(os.sched_getaffinity(0))
+    cores = cpu_count()
     threads = torch.get_num_threads()
     if threads > cores:
         return Check("torch threads", "warn", f"{threads} threads on {cores} cores",

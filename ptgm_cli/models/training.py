@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import random
 import time
 from collections.abc import Callable
@@ -22,16 +21,13 @@ from torch import nn
 
 from ptgm_cli import report
 from ptgm_cli.errors import PtgmError
+from ptgm_cli.machine import cpu_count
 
 # (model, minibatch tensors) -> per-example values; "loss" is the one optimised, every value is
 # averaged over the validation set.
 Objective = Callable[[nn.Module, tuple[torch.Tensor, ...]], dict[str, torch.Tensor]]
 VALIDATION_CHUNK = 16384
 LOG_EVERY = 100  # steps between progress and TensorBoard updates of the training loss
-
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0))
 
 
 def seed_everything(seed: int) -> None:

@@ -35,7 +35,7 @@ def run(config: EvalConfig, workspace: Workspace, force: bool = False) -> Artifa
     seed_everything(config.seed)
     setup = build(run_config, workspace)
     setup.agent.load_weights(load_file(str(run_artifact.file(WEIGHTS_FILE))))
-    env_spec = EnvSpec(run_config.tasks, not run_config.any_order, run_config.episode_steps)
+    env_spec = EnvSpec.of(run_config)
 
     with VecKitchenEnv(config.num_envs, env_spec) as envs:
         episodes = play_episodes(envs, setup.options, setup.agent, config.episodes, config.seed,

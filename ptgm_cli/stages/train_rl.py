@@ -29,8 +29,9 @@ from ptgm_cli import report
 from ptgm_cli.configs import TrainRLConfig
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.layout import N_ACTION
+from ptgm_cli.machine import cpu_count
 from ptgm_cli.manifests import Manifest, Shapes
-from ptgm_cli.models.training import cpu_count, seed_everything
+from ptgm_cli.models.training import seed_everything
 from ptgm_cli.plotting import plot_runs
 from ptgm_cli.rl import checkpoint
 from ptgm_cli.rl.build import build
@@ -94,7 +95,7 @@ def run(config: TrainRLConfig, workspace: Workspace, force: bool = False) -> Art
     counters = Counters()
     recent: deque[int] = deque(maxlen=RECENT_EPISODES)
     updates_per_step = math.ceil(config.num_envs / setup.options.interval)
-    env_spec = EnvSpec(config.tasks, not config.any_order, config.episode_steps)
+    env_spec = EnvSpec.of(config)
     wandb_run = ({"project": "ptgm", "name": name, "id": name,
                   "config": config.model_dump(mode="json")} if config.wandb else None)
 
