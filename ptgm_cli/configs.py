@@ -16,7 +16,7 @@ from ptgm_cli.config import StageConfig
 from ptgm_cli.kitchen.layout import GOAL_DIM_PRESETS
 from ptgm_cli.kitchen.tasks import DOWNSTREAM_TASKS, check_subtask_names
 
-GoalDims = Literal["paper21", "objects21", "qpos30"]
+GoalDims = Literal["paper21", "objects21", "robot9", "qpos30"]
 StateFeatures = Literal["qpos30", "obs59"]
 assert set(GoalDims.__args__) == set(GOAL_DIM_PRESETS)
 
@@ -53,6 +53,11 @@ class FetchDataConfig(StageConfig):
     )
     keep_failures: bool = Field(
         False, description="Keep scripted episodes in which a skill failed."
+    )
+    action_noise: float = Field(
+        0.1, ge=0, le=1,
+        description="Std of the Gaussian noise on the scripted expert's executed actions; the "
+        "clean actions are recorded, so the data show recoveries (DART).",
     )
     max_skill_steps: int = Field(
         300, gt=0, description="Steps a scripted skill may take before it counts as failed."

@@ -8,8 +8,11 @@ motion so far plus a small lead (rotation about the joint axis for hinges and kn
 for the slide), so a slipping grasp never runs away from the handle (DESIGN.md §5).
 
 Human-like variety comes from a `numpy.random.Generator`: stand-off distances, transit heights,
-speeds, leads and how far past the completion threshold to drive are drawn per skill, and small
-Gaussian noise is added to every action. Given the generator the expert is deterministic.
+speeds, leads and how far past the completion threshold to drive are drawn per skill. `act`
+gives the expert's clean command and `perturbed` the noisy one to execute: recording the first
+while executing the second (DART, Laskey et al. 2017) shows the cloned policy how the expert
+recovers from the small errors it will itself make. Given the generator the expert is
+deterministic.
 """
 
 from __future__ import annotations
@@ -196,7 +199,7 @@ class ScriptedExpert:
         self._phases = builder(subtask)
 
     def act(self) -> np.ndarray:
-        """The next 9-dim env action, with Gaussian action noise."""
+        """The expert's next 9-dim command for the current state, in [-1, 1]."""
         self._advance()
         if self._phases:
             phase = self._phases[0]
@@ -210,6 +213,10 @@ class ScriptedExpert:
         else:  # skill over: hold still
             action = self.controller.action(self.controller.ee_pos, self.controller.ee_rot,
                                             self._gripper)
+        return np.clip(action, -1.0, 1.0)
+
+    def perturbed(self, action: np.ndarray) -> np.ndarray:
+        """`action` plus Gaussian noise of std `action_noise`, the command to execute."""
         noise = self.action_noise * self.rng.standard_normal(action.shape)
         return np.clip(action + noise, -1.0, 1.0)
 

@@ -36,6 +36,7 @@ GOAL_DIM_PRESETS: dict[str, tuple[int, ...]] = {
     # The paper's 21 dims: robot joints + bottom burner + light switch + microwave + kettle.
     "paper21": (0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 17, 18, 22, 23, 24, 25, 26, 27, 28, 29),
     "objects21": tuple(range(9, 30)),
+    "robot9": tuple(range(9)),
     "qpos30": tuple(range(30)),
 }
 

@@ -60,7 +60,7 @@ def scripted_dataset(config: FetchDataConfig) -> tuple[Episodes, dict]:
     kept, attempts, successes, skill_steps = [], Counter(), Counter(), Counter()
     generated = generate_scripted(
         config.episodes, config.seed, config.workers, config.subtasks_per_episode,
-        config.allow_downstream_sequence, config.max_skill_steps,
+        config.allow_downstream_sequence, config.max_skill_steps, config.action_noise,
     )
     with report.progress(config.episodes, "scripted episodes") as bar:
         for episode in generated:

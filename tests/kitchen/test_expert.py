@@ -27,7 +27,7 @@ def run_skill(env, expert: ScriptedExpert, subtask: str) -> tuple[list[np.ndarra
     for _ in range(SKILL_BUDGET):
         action = expert.act()
         actions.append(action)
-        env.step(action)
+        env.step(expert.perturbed(action))
         if expert.skill_finished:
             break
     return actions, len(actions)
@@ -88,7 +88,7 @@ def test_slide_cabinet_right_after_the_bottom_burner():
     the arm home, so the transit up to the slide cabinet does not stall (episode 64 of the
     dataset, which plans bottom burner then slide cabinet, used to fail there)."""
     env = KitchenEnv(tasks=SUBTASKS, ordered=False, max_episode_steps=None)
-    episode = generate_episode(env, episode_seed(0, 64), 4, False, SKILL_BUDGET)
+    episode = generate_episode(env, episode_seed(0, 64), 4, False, SKILL_BUDGET, 0.1)
     assert episode.episodes.subtask_plans[0][:2] == ["bottom burner", "slide cabinet"]
     assert [success for _, success, _ in episode.attempts[:2]] == [True, True]
 
@@ -104,3 +104,12 @@ def test_same_seed_gives_identical_actions():
     assert np.array_equal(first, second)
     assert first.shape != other.shape or not np.allclose(first, other)
     assert np.all(np.abs(first) <= 1.0)
+
+
+def test_episodes_record_the_clean_command_and_execute_the_noisy_one():
+    """DART: the noise moves the arm but never appears in the recorded actions."""
+    env = KitchenEnv(tasks=SUBTASKS, ordered=False, max_episode_steps=None)
+    clean = generate_episode(env, episode_seed(0, 3), 1, False, SKILL_BUDGET, 0.0).episodes
+    noisy = generate_episode(env, episode_seed(0, 3), 1, False, SKILL_BUDGET, 0.1).episodes
+    np.testing.assert_array_equal(clean.actions[0], noisy.actions[0])  # same state, same command
+    assert not np.allclose(clean.qpos[1], noisy.qpos[1])  # different executed actions
