@@ -166,6 +166,11 @@ class TrainRLConfig(StageConfig):
     prior: str = Field("default", description="Goal prior artifact.")
     codebook: str = Field("default", description="Codebook artifact.")
     hl_interval: int = Field(10, gt=0, description="Env steps per high-level decision.")
+    low_level_actions: Literal["mean", "sample"] = Field(
+        "mean",
+        description="The frozen low-level policy acts with its Gaussian's mean, or samples from "
+        "it as the paper does (its std also models the data's action noise).",
+    )
     gamma: float = Field(0.99, gt=0, le=1, description="Discount per high-level step.")
     lr: float = Field(3e-4, gt=0, description="Adam learning rate of actor, critics, alpha.")
     batch_size: int = Field(256, gt=0, description="Minibatch size.")

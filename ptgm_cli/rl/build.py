@@ -60,6 +60,7 @@ def build(config: TrainRLConfig, workspace: Workspace) -> RLSetup:
         target=target, gamma=config.gamma, tau=config.tau, lr=config.lr,
         grad_clip=config.grad_clip, hidden=config.hidden, critic_layers=config.critic_layers,
     )
-    options = goal_options(policy, codebook, prior.features, config.hl_interval)
+    options = goal_options(policy, codebook, prior.features, config.hl_interval,
+                           sample=config.low_level_actions == "sample")
     parents = [artifact.ref for artifact in (codebook_artifact, prior_artifact, policy_artifact)]
     return RLSetup(agent, options, parents, feature_names(prior.state_features), codebook.n_codes)

@@ -64,14 +64,17 @@ def test_next_state_of_an_option_is_where_it_ended(envs):
     np.testing.assert_array_equal(first.next_states, second.states)
 
 
-def test_goal_options_command_the_code_goal():
+@pytest.mark.parametrize("sample", [True, False])
+def test_goal_options_command_the_code_goal(sample):
     codebook = Codebook(np.arange(6 * 21, dtype=np.float32).reshape(6, 21), "paper21",
                         np.zeros(21, np.float32), np.ones(21, np.float32))
     policy = GoalPolicy("qpos30", "paper21", hidden=16).eval()
-    options = goal_options(policy, codebook, policy.features, interval=10)
+    options = goal_options(policy, codebook, policy.features, interval=10, sample=sample)
     observations = np.random.default_rng(0).normal(size=(2, 59))
     actions = options.execute(observations, np.array([4, 1]), torch.Generator().manual_seed(0))
     mean, log_std = policy(policy.features(observations), codebook.codes[[4, 1]])
-    expected = mean + log_std.exp() * torch.randn(mean.shape,
-                                                  generator=torch.Generator().manual_seed(0))
+    expected = mean
+    if sample:
+        expected = mean + log_std.exp() * torch.randn(mean.shape,
+                                                      generator=torch.Generator().manual_seed(0))
     np.testing.assert_allclose(actions, expected.detach().numpy(), rtol=1e-6)
