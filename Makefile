@@ -36,6 +36,7 @@ quick: setup
 	$(PTGM) status
 
 # The whole pipeline on the defaults: PTGM and flat SAC on the downstream task, seed 0.
+# Flat SAC takes a gradient step per env step (~60 steps/s here), so it gets 200k steps.
 reproduce: setup
 	$(PTGM) fetch-data
 	$(PTGM) build-codebook
@@ -43,7 +44,7 @@ reproduce: setup
 	$(PTGM) train-prior
 	$(PTGM) eval-policy
 	$(PTGM) train-rl --algo ptgm --seed 0
-	$(PTGM) train-rl --algo sac --seed 0
+	$(PTGM) train-rl --algo sac --seed 0 --env-steps 200000 --num-envs 1
 	$(PTGM) eval --run ptgm-seed0 --episodes 50
 	$(PTGM) eval --run sac-seed0 --episodes 50
 	$(PTGM) plot ptgm-seed0 sac-seed0 --out $(WORKSPACE)/curves.png

@@ -79,9 +79,10 @@ class BuildCodebookConfig(StageConfig):
     n_codes: int = Field(50, ge=2, description="Number of codes (clusters).")
     goal_dims: GoalDims = Field("paper21", description="Which state dims form a goal.")
     method: Literal["kmeans", "tsne-kmeans"] = Field(
-        "kmeans",
-        description="kmeans: k-means++ in standardised goal space (fast); tsne-kmeans: the "
-        "paper's k-means on a 2-D t-SNE embedding.",
+        "tsne-kmeans",
+        description="tsne-kmeans: the paper's k-means on a 2-D t-SNE embedding (minutes; its "
+        "clusters are balanced, so brief states such as grasping a handle get codes); kmeans: "
+        "k-means++ in standardised goal space (seconds; dense states take most codes).",
     )
     subsample: int = Field(6, ge=1, description="Use every n-th dataset state (the paper: 6).")
     seed: int = Field(0, ge=0, description="Seed of k-means / t-SNE.")

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from ptgm_cli import report
 from ptgm_cli.configs import BuildCodebookConfig
-from ptgm_cli.kitchen.layout import goal_indices, goal_names
+from ptgm_cli.kitchen.layout import N_ROBOT_QPOS, goal_indices, goal_names
 from ptgm_cli.manifests import Manifest, Shapes
 from ptgm_cli.models.codebook import (
     CODEBOOK_FILE,
@@ -48,6 +48,7 @@ def run(config: BuildCodebookConfig, workspace: Workspace, force: bool = False) 
         staging.manifest.timings = {"cluster_seconds": time.perf_counter() - started}
         staging.manifest.metrics = {
             "goals": len(goals),
+            "nearest_code_to_handle_cm": _nearest_code_to_handles(codebook),
             "cluster_size_min": int(clustering.cluster_sizes.min()),
             "cluster_size_max": int(clustering.cluster_sizes.max()),
             "cluster_sizes": clustering.cluster_sizes.tolist(),
@@ -58,11 +59,26 @@ def run(config: BuildCodebookConfig, workspace: Workspace, force: bool = False) 
         codebook.save(staging.file(CODEBOOK_FILE))
         plot_codebook(staging.file(PLOT_FILE), clustering,
                       f"codebook {config.name!r}: {config.n_codes} codes, {config.method}")
-    report.results.print(_summary(config, codebook, clustering))
-    return workspace.load("codebook", config.name)
+    artifact = workspace.load("codebook", config.name)
+    report.results.print(_summary(config, codebook, clustering,
+                                  artifact.manifest.metrics["nearest_code_to_handle_cm"]))
+    return artifact
 
 
-def _summary(config: BuildCodebookConfig, codebook: Codebook, clustering: Clustering) -> Table:
+def _nearest_code_to_handles(codebook: Codebook) -> dict[str, float]:
+    """Per grasped handle, the fingertip distance (cm) of the code that comes closest; empty
+    when the goal dims leave out the robot joints."""
+    from ptgm_cli.kitchen.reach import handle_distances
+
+    robot = list(range(N_ROBOT_QPOS))
+    if codebook.goal_indices[:N_ROBOT_QPOS] != tuple(robot):
+        return {}
+    distances = handle_distances(codebook.codes[:, robot])
+    return {task: round(100 * float(d.min()), 2) for task, d in distances.items()}
+
+
+def _summary(config: BuildCodebookConfig, codebook: Codebook, clustering: Clustering,
+             reach: dict[str, float]) -> Table:
     sizes = clustering.cluster_sizes
     table = Table(title=f"codebook {config.name!r}")
     table.add_column("")
@@ -74,4 +90,6 @@ def _summary(config: BuildCodebookConfig, codebook: Codebook, clustering: Cluste
                   f"{sizes.min()} / {int(np.median(sizes))} / {sizes.max()}")
     for task, done in codebook.subtasks_done().items():
         table.add_row(f"codes with {task} done", str(int(done.sum())))
+    for task, centimetres in reach.items():
+        table.add_row(f"nearest code to the {task} handle", f"{centimetres:.1f} cm")
     return table
