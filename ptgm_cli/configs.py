@@ -144,6 +144,9 @@ class EvalPolicyConfig(StageConfig):
     horizon: int = Field(10, gt=0, description="Steps between start state and commanded goal.")
     subtask_steps: int = Field(30, gt=0, description="Steps allowed to complete a subtask.")
     subtask_trials: int = Field(50, gt=0, description="Trials per subtask for the code test.")
+    low_level_actions: Literal["mean", "sample"] = Field(
+        "mean", description="Act with the policy's mean or sample from it, as in train-rl."
+    )
     seed: int = Field(0, ge=0, description="Seed of the state sampling and policy noise.")
 
 

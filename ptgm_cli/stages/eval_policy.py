@@ -54,7 +54,8 @@ def run(config: EvalPolicyConfig, workspace: Workspace, force: bool = False) -> 
     if episodes.qvel is None:
         report.warn(f"dataset {config.dataset!r} has no velocities; states restart at rest")
     rng = np.random.default_rng(config.seed)
-    actors = {"policy": policy_actor(policy, torch.Generator().manual_seed(config.seed)),
+    actors = {"policy": policy_actor(policy, torch.Generator().manual_seed(config.seed),
+                                       config.low_level_actions == "sample"),
               "zero action": zero_actor}
     env = KitchenEnv(tasks=SUBTASKS, ordered=False, max_episode_steps=None)
     env.reset(seed=config.seed)
@@ -86,10 +87,14 @@ def run(config: EvalPolicyConfig, workspace: Workspace, force: bool = False) -> 
     return workspace.load("eval", config.name)
 
 
-def policy_actor(policy: GoalPolicy, generator: torch.Generator) -> Actor:
+def policy_actor(policy: GoalPolicy, generator: torch.Generator, sample: bool) -> Actor:
+    """The policy's mean action, or a sample, as `train-rl --low-level-actions` executes it."""
+    @torch.no_grad()
     def act(observation: np.ndarray, goal: np.ndarray) -> np.ndarray:
         states = policy.features(observation[None])
-        return policy.sample(states, goal[None], generator)[0].numpy()
+        if sample:
+            return policy.sample(states, goal[None], generator)[0].numpy()
+        return policy(states, goal[None])[0][0].numpy()
 
     return act
 
