@@ -12,9 +12,10 @@ D(s) the regulariser:
     policy loss     -sum_i pi(i|s) min_j Q_j(s, i) + alpha D(s)
     alpha loss      alpha (delta - D(s)): alpha grows while D exceeds its target delta
 
-delta is the target divergence (5) for ptgm and minus the target entropy for ptgm-noprior, so
-one set of formulas covers both; ptgm-noprior also keeps the sampled next code of the paper's
-target (an unbiased estimate of the expectation over i') so that the two differ only in D.
+delta is the target divergence for ptgm (`--target-divergence`) and minus the target entropy
+for ptgm-noprior, so one set of formulas covers both; ptgm-noprior also keeps the sampled next
+code of the paper's target (an unbiased estimate of the expectation over i') so that the two
+differ only in D.
 The policy loss uses the critics' values from before their update in the same step, as SPiRL's
 SAC agent (on which the paper's code is built) computes all losses first and then steps; it also
 spares two critic passes.
