@@ -18,6 +18,7 @@ from ptgm_cli.kitchen.tasks import DOWNSTREAM_TASKS, check_subtask_names
 
 GoalDims = Literal["paper21", "objects21", "robot9", "qpos30"]
 StateFeatures = Literal["qpos30", "obs59"]
+LowLevelActions = Literal["mean", "sample"]
 assert set(GoalDims.__args__) == set(GOAL_DIM_PRESETS)
 
 
@@ -144,7 +145,7 @@ class EvalPolicyConfig(StageConfig):
     horizon: int = Field(10, gt=0, description="Steps between start state and commanded goal.")
     subtask_steps: int = Field(30, gt=0, description="Steps allowed to complete a subtask.")
     subtask_trials: int = Field(50, gt=0, description="Trials per subtask for the code test.")
-    low_level_actions: Literal["mean", "sample"] = Field(
+    low_level_actions: LowLevelActions = Field(
         "mean", description="Act with the policy's mean or sample from it, as in train-rl."
     )
     seed: int = Field(0, ge=0, description="Seed of the state sampling and policy noise.")
@@ -170,7 +171,7 @@ class TrainRLConfig(StageConfig):
     prior: str = Field("default", description="Goal prior artifact.")
     codebook: str = Field("default", description="Codebook artifact.")
     hl_interval: int = Field(10, gt=0, description="Env steps per high-level decision.")
-    low_level_actions: Literal["mean", "sample"] = Field(
+    low_level_actions: LowLevelActions = Field(
         "mean",
         description="The frozen low-level policy acts with its Gaussian's mean, or samples from "
         "it as the paper does (its std also models the data's action noise).",

@@ -173,7 +173,7 @@ class ScriptedExpert:
     """
 
     def __init__(self, model: mujoco.MjModel, data: mujoco.MjData, rng: np.random.Generator,
-                 action_noise: float = 0.03):
+                 action_noise: float):
         self.model = model
         self.data = data
         self.rng = rng

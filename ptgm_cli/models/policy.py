@@ -51,6 +51,16 @@ class GoalPolicy(nn.Module):
         noise = torch.randn(mean.shape, generator=generator)
         return mean + log_std.exp() * noise
 
+    @torch.no_grad()
+    def act(self, states, goals, sample: bool,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+        """The action taken when executing goals: a draw from pi(. | s, g), or its mean. The mean
+        follows demonstrations more closely: the learned std also covers the data's action noise,
+        and sampling it compounds over a 10-step option."""
+        if sample:
+            return self.sample(states, goals, generator)
+        return self(states, goals)[0]
+
     def check_goal_dims(self, codebook: Codebook, codebook_name: str) -> None:
         if codebook.goal_indices != goal_indices(self.goal_dims):
             raise PtgmError(

@@ -43,24 +43,17 @@ class Options:
 class GoalReaching:
     """PTGM's executor: the frozen low-level policy reaching the chosen code's goal. One batched
     forward pass serves all envs (small batches: the MLP costs ~0.1 ms, far below a sim step).
-
-    `sample` draws actions from pi(a | s, g) as the paper does; otherwise the executor takes the
-    Gaussian's mean. The mean follows demonstrations more closely: the learned std also covers
-    the data's action noise, and sampling it compounds over a 10-step option.
-    """
+    `sample` draws actions from pi(a | s, g) as the paper does; otherwise it takes the mean."""
 
     def __init__(self, policy: GoalPolicy, codebook: Codebook, sample: bool):
         self.policy = policy.eval()
         self.goals = torch.as_tensor(codebook.codes, dtype=torch.float32)
         self.sample = sample
 
-    @torch.no_grad()
     def __call__(self, observations: np.ndarray, codes: np.ndarray,
                  generator: torch.Generator) -> np.ndarray:
         states = torch.from_numpy(self.policy.features(observations))
-        if self.sample:
-            return self.policy.sample(states, self.goals[codes], generator).numpy()
-        return self.policy(states, self.goals[codes])[0].numpy()
+        return self.policy.act(states, self.goals[codes], self.sample, generator).numpy()
 
 
 def goal_options(policy: GoalPolicy, codebook: Codebook, features: Features,

@@ -88,13 +88,10 @@ def run(config: EvalPolicyConfig, workspace: Workspace, force: bool = False) -> 
 
 
 def policy_actor(policy: GoalPolicy, generator: torch.Generator, sample: bool) -> Actor:
-    """The policy's mean action, or a sample, as `train-rl --low-level-actions` executes it."""
-    @torch.no_grad()
+    """The policy acting as `train-rl --low-level-actions` executes it."""
     def act(observation: np.ndarray, goal: np.ndarray) -> np.ndarray:
         states = policy.features(observation[None])
-        if sample:
-            return policy.sample(states, goal[None], generator)[0].numpy()
-        return policy(states, goal[None])[0][0].numpy()
+        return policy.act(states, goal[None], sample, generator)[0].numpy()
 
     return act
 

@@ -13,6 +13,7 @@ from ptgm_cli.kitchen.tasks import SUBTASKS, subtask_done
 
 gym.register_envs(gymnasium_robotics)
 SKILL_BUDGET = 300
+ACTION_NOISE = 0.03  # std of the executed actions' noise in the single-skill tests
 
 
 def make_env(seed: int = 0):
@@ -49,7 +50,7 @@ def test_controller_reaches_pose_and_holds_it():
 @pytest.mark.parametrize("subtask", SUBTASKS)
 def test_skill_completes_from_reset(subtask):
     env, model, data = make_env(seed=0)
-    expert = ScriptedExpert(model, data, np.random.default_rng(0))
+    expert = ScriptedExpert(model, data, np.random.default_rng(0), ACTION_NOISE)
     _, steps = run_skill(env, expert, subtask)
     assert expert.skill_succeeded and expert.skill_finished
     assert subtask_done(data.qpos, subtask), "the release undid the subtask"
@@ -63,7 +64,7 @@ def test_skill_completes_beside_the_open_hinge_door(subtask):
     """The open hinge door juts out over the top knob and next to the slide handle: the skill
     still succeeds and does not push the door closed."""
     env, model, data = make_env(seed=0)
-    expert = ScriptedExpert(model, data, np.random.default_rng(0))
+    expert = ScriptedExpert(model, data, np.random.default_rng(0), ACTION_NOISE)
     run_skill(env, expert, "hinge cabinet")
     door_angle = data.qpos[21]
     run_skill(env, expert, subtask)
@@ -76,7 +77,7 @@ def test_slide_cabinet_after_a_skill_left_of_the_open_hinge_door():
     """Coming from the top burner, the transit crosses below the open hinge door instead of
     sweeping it open in front of the slide handle."""
     env, model, data = make_env(seed=4)
-    expert = ScriptedExpert(model, data, np.random.default_rng(4))
+    expert = ScriptedExpert(model, data, np.random.default_rng(4), ACTION_NOISE)
     for subtask in ("hinge cabinet", "top burner", "slide cabinet"):
         run_skill(env, expert, subtask)
         assert expert.skill_succeeded, subtask
@@ -96,7 +97,7 @@ def test_slide_cabinet_right_after_the_bottom_burner():
 def test_same_seed_gives_identical_actions():
     def rollout(seed: int) -> np.ndarray:
         env, model, data = make_env(seed)
-        expert = ScriptedExpert(model, data, np.random.default_rng(seed))
+        expert = ScriptedExpert(model, data, np.random.default_rng(seed), ACTION_NOISE)
         actions, _ = run_skill(env, expert, "light switch")
         return np.array(actions)
 

@@ -11,7 +11,7 @@ from ptgm_cli.kitchen.tasks import SUBTASKS
 def test_the_expert_brings_the_fingertips_to_the_handle_it_grasps():
     env = KitchenEnv(tasks=SUBTASKS, ordered=False, max_episode_steps=None)
     env.reset(seed=0)
-    expert = ScriptedExpert(env.model, env.data, np.random.default_rng(0))
+    expert = ScriptedExpert(env.model, env.data, np.random.default_rng(0), action_noise=0.0)
     expert.start("kettle")
     poses = [env.data.qpos[:9].copy()]
     while not expert.skill_finished:
