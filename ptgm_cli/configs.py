@@ -77,13 +77,16 @@ class FetchDataConfig(StageConfig):
 class BuildCodebookConfig(StageConfig):
     name: str = Field("default", description="Name of the codebook artifact to write.")
     dataset: str = Field("default", description="Dataset artifact to cluster.")
-    n_codes: int = Field(50, ge=2, description="Number of codes (clusters).")
+    n_codes: int = Field(
+        500, ge=2, description="Number of codes (clusters). The paper used 50; on the scripted "
+        "data 50 codes are too coarse for the prior's codes to get anything done (README)."
+    )
     goal_dims: GoalDims = Field("paper21", description="Which state dims form a goal.")
     method: Literal["kmeans", "tsne-kmeans"] = Field(
-        "tsne-kmeans",
-        description="tsne-kmeans: the paper's k-means on a 2-D t-SNE embedding (minutes; its "
-        "clusters are balanced, so brief states such as grasping a handle get codes); kmeans: "
-        "k-means++ in standardised goal space (seconds; dense states take most codes).",
+        "kmeans",
+        description="kmeans: k-means++ in standardised goal space (seconds); tsne-kmeans: the "
+        "paper's k-means on a 2-D t-SNE embedding (minutes; balanced clusters, which matters "
+        "with few codes: with 50, k-means gives the dense transit states most of them).",
     )
     subsample: int = Field(6, ge=1, description="Use every n-th dataset state (the paper: 6).")
     seed: int = Field(0, ge=0, description="Seed of k-means / t-SNE.")
@@ -184,11 +187,18 @@ class TrainRLConfig(StageConfig):
     warmup: int = Field(
         5_000, ge=0, description="Transitions collected before learning starts."
     )
+    kl: Literal["pi-prior", "prior-pi"] = Field(
+        "pi-prior",
+        description="ptgm: direction of the KL to the prior. pi-prior: KL(pi || prior), which "
+        "keeps pi on codes the prior allows; prior-pi: KL(prior || pi), the paper's code, which "
+        "lets pi move most of its mass to codes the data never chose (with 500 codes the "
+        "critics' values then diverged and the learned subtask was lost).",
+    )
     target_divergence: float = Field(
         1.0,
-        description="ptgm: alpha is tuned so that KL(prior || pi) tracks this value. The paper "
-        "uses 5, more than log(50) = 3.9 nats: alpha fell to 0.003 and the learned subtask was "
-        "lost again by 300k steps; at 1 it was kept.",
+        description="ptgm: alpha is tuned so that the KL to the prior tracks this value. The "
+        "paper uses 5, more than log(50) = 3.9 nats: alpha fell to 0.003 and the learned subtask "
+        "was lost again by 300k steps; at 1 it was kept.",
     )
     target_entropy: float | None = Field(
         None,

@@ -24,7 +24,7 @@ def test_help_of_every_command(command):
 
 def test_stage_help_shows_defaults_from_the_config():
     result = runner.invoke(app, ["build-codebook", "--help"], terminal_width=200)
-    assert "--n-codes" in result.output and "50" in result.output
+    assert "--n-codes" in result.output and "(500)" in result.output
     assert "paper21" in result.output
 
 

@@ -59,6 +59,7 @@ def build(config: TrainRLConfig, workspace: Workspace) -> RLSetup:
         actor, regulariser, prior.mlp.input_mean, prior.mlp.input_std, codebook.n_codes,
         target=target, gamma=config.gamma, tau=config.tau, lr=config.lr,
         grad_clip=config.grad_clip, hidden=config.hidden, critic_layers=config.critic_layers,
+        kl=config.kl,
     )
     options = goal_options(policy, codebook, prior.features, config.hl_interval,
                            sample=config.low_level_actions == "sample")

@@ -4,8 +4,15 @@ goal prior (PTGM §4.3, Eq. 3 and the paper's Kitchen code).
 Per high-level transition (s, i, R, s', d), with pi the policy, p the prior and
 D(s) the regulariser:
 
-    ptgm          D(s) = KL(p(.|s) || pi(.|s)), clamped to [-100, 100] (the paper's code)
+    ptgm          D(s) = KL(pi(.|s) || p(.|s)) (`--kl pi-prior`, the default), or
+                  D(s) = KL(p(.|s) || pi(.|s)) (`--kl prior-pi`, the paper's code);
+                  both clamped to [-100, 100]
     ptgm-noprior  D(s) = -H(pi(.|s))           (plain entropy-regularised discrete SAC)
+
+KL(p || pi) <= delta does not stop pi from putting mass on codes the prior rules out: with
+delta = 1 up to 1 - 1/e = 63% of it may go to any code, where the critics' values are pure
+extrapolation, and the policy follows their errors. KL(pi || p), the usual KL-regularised RL
+objective (SPiRL's), charges pi(i) log(pi(i) / p(i)) for it, so pi stays where the data went.
 
     critic target   y = R + gamma (1 - d) [min_j Qtarget_j(s', i') - alpha D(s')],  i' ~ pi(.|s')
     critic loss     0.5 (Q_j(s, i) - y)^2 for j = 1, 2
@@ -44,6 +51,15 @@ def prior_kl(prior_log_probs: torch.Tensor, log_pi: torch.Tensor) -> torch.Tenso
     """KL(prior || pi) per state, the direction the paper's code uses, clamped to +-100."""
     kl = (prior_log_probs.exp() * (prior_log_probs - log_pi)).sum(-1)
     return kl.clamp(-KL_CLAMP, KL_CLAMP)
+
+
+def policy_kl(prior_log_probs: torch.Tensor, log_pi: torch.Tensor) -> torch.Tensor:
+    """KL(pi || prior) per state, clamped to +-100."""
+    kl = (log_pi.exp() * (log_pi - prior_log_probs)).sum(-1)
+    return kl.clamp(-KL_CLAMP, KL_CLAMP)
+
+
+KL_DIRECTIONS = {"pi-prior": policy_kl, "prior-pi": prior_kl}
 
 
 def negative_entropy(log_pi: torch.Tensor) -> torch.Tensor:
@@ -103,7 +119,8 @@ class DiscreteSAC(SACAgent):
     """Policy over codes, two critics with targets, and the tuned temperature.
 
     `prior` is the frozen goal prior (a module mapping states to logits) or None for
-    ptgm-noprior, in which case `target` is minus the target entropy.
+    ptgm-noprior, in which case `target` is minus the target entropy. `kl` names the direction
+    of the divergence to the prior (`KL_DIRECTIONS`).
     """
 
     action_shape: tuple[int, ...] = ()
@@ -111,8 +128,10 @@ class DiscreteSAC(SACAgent):
 
     def __init__(self, policy: nn.Module, prior: nn.Module | None, input_mean: torch.Tensor,
                  input_std: torch.Tensor, n_codes: int, *, target: float, gamma: float,
-                 tau: float, lr: float, grad_clip: float, hidden: int, critic_layers: int):
+                 tau: float, lr: float, grad_clip: float, hidden: int, critic_layers: int,
+                 kl: str = "pi-prior"):
         self.prior = prior
+        self.kl = KL_DIRECTIONS[kl]
         self.target, self.gamma, self.tau, self.grad_clip = target, gamma, tau, grad_clip
         self.policy = policy.eval()
         self.critics = nn.ModuleList(
@@ -138,7 +157,7 @@ class DiscreteSAC(SACAgent):
             return negative_entropy(log_pi)
         with torch.no_grad():
             prior_log_probs = F.log_softmax(self.prior(states), dim=-1)
-        return prior_kl(prior_log_probs, log_pi)
+        return self.kl(prior_log_probs, log_pi)
 
     @torch.no_grad()
     def act(self, states: np.ndarray, generator: torch.Generator, warmup: bool) -> np.ndarray:
