@@ -187,12 +187,11 @@ class TrainRLConfig(StageConfig):
     warmup: int = Field(
         5_000, ge=0, description="Transitions collected before learning starts."
     )
-    kl: Literal["pi-prior", "prior-pi"] = Field(
-        "pi-prior",
-        description="ptgm: direction of the KL to the prior. pi-prior: KL(pi || prior), which "
-        "keeps pi on codes the prior allows; prior-pi: KL(prior || pi), the paper's code, which "
-        "lets pi move most of its mass to codes the data never chose (with 500 codes the "
-        "critics' values then diverged and the learned subtask was lost).",
+    kl: Literal["prior-pi", "pi-prior"] = Field(
+        "prior-pi",
+        description="ptgm: direction of the KL to the prior. prior-pi: KL(prior || pi), the "
+        "paper's code; pi-prior: KL(pi || prior), which also charges pi for mass on codes the "
+        "prior rules out.",
     )
     target_divergence: float = Field(
         1.0,

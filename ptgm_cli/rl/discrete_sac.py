@@ -4,15 +4,14 @@ goal prior (PTGM §4.3, Eq. 3 and the paper's Kitchen code).
 Per high-level transition (s, i, R, s', d), with pi the policy, p the prior and
 D(s) the regulariser:
 
-    ptgm          D(s) = KL(pi(.|s) || p(.|s)) (`--kl pi-prior`, the default), or
-                  D(s) = KL(p(.|s) || pi(.|s)) (`--kl prior-pi`, the paper's code);
+    ptgm          D(s) = KL(p(.|s) || pi(.|s)) (`--kl prior-pi`, the paper's code, default), or
+                  D(s) = KL(pi(.|s) || p(.|s)) (`--kl pi-prior`, SPiRL's direction);
                   both clamped to [-100, 100]
     ptgm-noprior  D(s) = -H(pi(.|s))           (plain entropy-regularised discrete SAC)
 
 KL(p || pi) <= delta does not stop pi from putting mass on codes the prior rules out: with
 delta = 1 up to 1 - 1/e = 63% of it may go to any code, where the critics' values are pure
-extrapolation, and the policy follows their errors. KL(pi || p), the usual KL-regularised RL
-objective (SPiRL's), charges pi(i) log(pi(i) / p(i)) for it, so pi stays where the data went.
+extrapolation. KL(pi || p) charges pi(i) log(pi(i) / p(i)) for such mass.
 
     critic target   y = R + gamma (1 - d) [min_j Qtarget_j(s', i') - alpha D(s')],  i' ~ pi(.|s')
     critic loss     0.5 (Q_j(s, i) - y)^2 for j = 1, 2
@@ -129,7 +128,7 @@ class DiscreteSAC(SACAgent):
     def __init__(self, policy: nn.Module, prior: nn.Module | None, input_mean: torch.Tensor,
                  input_std: torch.Tensor, n_codes: int, *, target: float, gamma: float,
                  tau: float, lr: float, grad_clip: float, hidden: int, critic_layers: int,
-                 kl: str = "pi-prior"):
+                 kl: str = "prior-pi"):
         self.prior = prior
         self.kl = KL_DIRECTIONS[kl]
         self.target, self.gamma, self.tau, self.grad_clip = target, gamma, tau, grad_clip

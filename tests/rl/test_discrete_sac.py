@@ -40,8 +40,8 @@ def test_policy_kl_is_policy_to_prior():
 
 
 def test_only_policy_kl_charges_mass_on_a_code_the_prior_rules_out():
-    """The reason for the default direction: with KL(prior || pi), pi can move 60% of its mass to
-    a code of prior probability 1e-6 for under 1 nat; KL(pi || prior) charges about 8 nats."""
+    """With KL(prior || pi), pi can move 60% of its mass to a code of prior probability 1e-6 for
+    under 1 nat; KL(pi || prior) charges about 8 nats."""
     prior = torch.tensor([[0.5, 0.5 - 1e-6, 1e-6]]).log()
     pi = torch.tensor([[0.2, 0.2, 0.6]]).log()
     assert prior_kl(prior, pi).item() < 1.0
@@ -101,7 +101,7 @@ def test_negative_entropy_of_uniform():
     assert negative_entropy(uniform).item() == pytest.approx(-torch.log(torch.tensor(4.0)).item())
 
 
-def make_agent(with_prior: bool, kl: str = "pi-prior") -> tuple[DiscreteSAC, GoalPrior]:
+def make_agent(with_prior: bool, kl: str = "prior-pi") -> tuple[DiscreteSAC, GoalPrior]:
     torch.manual_seed(0)
     prior = GoalPrior("qpos30", n_codes=4, hidden=16).eval()
     actor = copy.deepcopy(prior) if with_prior else fresh_copy(prior)
