@@ -46,16 +46,20 @@ from ptgm_cli.rl.agent import SACAgent, soft_update
 KL_CLAMP = 100.0
 
 
-def prior_kl(prior_log_probs: torch.Tensor, log_pi: torch.Tensor) -> torch.Tensor:
-    """KL(prior || pi) per state, the direction the paper's code uses, clamped to +-100."""
-    kl = (prior_log_probs.exp() * (prior_log_probs - log_pi)).sum(-1)
+def clamped_kl(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    """KL(p || q) per state from log-probabilities, clamped to +-100 as in the paper's code."""
+    kl = (log_p.exp() * (log_p - log_q)).sum(-1)
     return kl.clamp(-KL_CLAMP, KL_CLAMP)
+
+
+def prior_kl(prior_log_probs: torch.Tensor, log_pi: torch.Tensor) -> torch.Tensor:
+    """KL(prior || pi) per state, the direction the paper's code uses."""
+    return clamped_kl(prior_log_probs, log_pi)
 
 
 def policy_kl(prior_log_probs: torch.Tensor, log_pi: torch.Tensor) -> torch.Tensor:
-    """KL(pi || prior) per state, clamped to +-100."""
-    kl = (log_pi.exp() * (log_pi - prior_log_probs)).sum(-1)
-    return kl.clamp(-KL_CLAMP, KL_CLAMP)
+    """KL(pi || prior) per state."""
+    return clamped_kl(log_pi, prior_log_probs)
 
 
 KL_DIRECTIONS = {"pi-prior": policy_kl, "prior-pi": prior_kl}
@@ -128,7 +132,7 @@ class DiscreteSAC(SACAgent):
     def __init__(self, policy: nn.Module, prior: nn.Module | None, input_mean: torch.Tensor,
                  input_std: torch.Tensor, n_codes: int, *, target: float, gamma: float,
                  tau: float, lr: float, grad_clip: float, hidden: int, critic_layers: int,
-                 kl: str = "prior-pi"):
+                 kl: str):
         self.prior = prior
         self.kl = KL_DIRECTIONS[kl]
         self.target, self.gamma, self.tau, self.grad_clip = target, gamma, tau, grad_clip
