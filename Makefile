@@ -36,19 +36,48 @@ quick: setup
 	$(PTGM) status
 
 # The whole pipeline on the defaults: PTGM and flat SAC on the downstream task, seed 0.
+# Each stage's manifest is a target, so running `make reproduce` again skips the finished stages
+# and resumes an interrupted RL run from its last checkpoint. The prerequisites are order-only:
+# ptgm itself checks every artifact against its parents' checksums.
 # Flat SAC takes a gradient step per env step (~60 steps/s here), so it gets 200k steps.
-reproduce: setup
-	$(PTGM) fetch-data
-	$(PTGM) build-codebook
-	$(PTGM) train-policy
-	$(PTGM) train-prior
-	$(PTGM) eval-policy
-	$(PTGM) train-rl --algo ptgm --seed 0
-	$(PTGM) train-rl --algo sac --seed 0 --env-steps 200000 --num-envs 1
-	$(PTGM) eval --run ptgm-seed0 --episodes 50
-	$(PTGM) eval --run sac-seed0 --episodes 50
-	$(PTGM) plot ptgm-seed0 sac-seed0 --out $(WORKSPACE)/curves.png
+W := $(WORKSPACE)
+DATASET := $(W)/dataset/default/manifest.json
+CODEBOOK := $(W)/codebook/default/manifest.json
+POLICY := $(W)/policy/default/manifest.json
+PRIOR := $(W)/prior/default/manifest.json
+POLICY_CHECK := $(W)/eval/policy-default/manifest.json
+PTGM_RUN := $(W)/rl/ptgm-seed0/manifest.json
+SAC_RUN := $(W)/rl/sac-seed0/manifest.json
+PTGM_EVAL := $(W)/eval/ptgm-seed0/manifest.json
+SAC_EVAL := $(W)/eval/sac-seed0/manifest.json
+# An interrupted make must never delete a published manifest.
+.PRECIOUS: $(DATASET) $(CODEBOOK) $(POLICY) $(PRIOR) $(POLICY_CHECK) $(PTGM_RUN) $(SAC_RUN) \
+	$(PTGM_EVAL) $(SAC_EVAL)
+resume_if_started = $(if $(wildcard $(W)/rl/.runs/$(1)/resume.pt),--resume)
+
+reproduce: $(W)/curves.png
 	$(PTGM) status
+
+$(DATASET): | setup
+	$(PTGM) fetch-data
+$(CODEBOOK): | $(DATASET)
+	$(PTGM) build-codebook
+$(POLICY): | $(DATASET)
+	$(PTGM) train-policy
+$(PRIOR): | $(CODEBOOK)
+	$(PTGM) train-prior
+$(POLICY_CHECK): | $(POLICY) $(CODEBOOK)
+	$(PTGM) eval-policy
+$(PTGM_RUN): | $(POLICY_CHECK) $(PRIOR)
+	$(PTGM) train-rl --algo ptgm --seed 0 $(call resume_if_started,ptgm-seed0)
+$(SAC_RUN): | $(PTGM_RUN)
+	$(PTGM) train-rl --algo sac --seed 0 --env-steps 200000 --num-envs 1 $(call resume_if_started,sac-seed0)
+$(PTGM_EVAL): | $(PTGM_RUN)
+	$(PTGM) eval --run ptgm-seed0 --episodes 50
+$(SAC_EVAL): | $(SAC_RUN)
+	$(PTGM) eval --run sac-seed0 --episodes 50
+$(W)/curves.png: | $(PTGM_EVAL) $(SAC_EVAL)
+	$(PTGM) plot ptgm-seed0 sac-seed0 --out $@
 
 bench: setup
 	$(BIN)/python bench/env_speed.py

@@ -23,12 +23,14 @@ results = Console()  # what a command was asked to show: tables, summaries
 class ProgressHandle:
     """Advance a task and show live fields (losses, steps/s) beside it."""
 
-    def __init__(self, progress: Progress | None, task_id, total: int, description: str):
+    def __init__(self, progress: Progress | None, task_id, total: int, description: str,
+                 completed: int = 0):
         self._progress = progress
         self._task_id = task_id
         self._total = total
         self._description = description
-        self._done = 0
+        self._done = completed
+        self._completed_before = completed
         self._next_line = 0.0
         self._started = time.monotonic()
 
@@ -41,7 +43,7 @@ class ProgressHandle:
         now = time.monotonic()
         if now >= self._next_line or self._done >= self._total:
             self._next_line = now + 10.0
-            rate = self._done / max(now - self._started, 1e-9)
+            rate = (self._done - self._completed_before) / max(now - self._started, 1e-9)
             console.print(
                 f"{self._description}: {self._done}/{self._total} ({rate:.1f}/s) {text}",
                 highlight=False,
@@ -61,14 +63,15 @@ def warn(message: str) -> None:
 
 
 @contextmanager
-def progress(total: int, description: str) -> Iterator[ProgressHandle]:
+def progress(total: int, description: str, completed: int = 0) -> Iterator[ProgressHandle]:
+    """A bar from `completed` to `total`; the rate counts only the work done from now on."""
     if not console.is_terminal:
-        yield ProgressHandle(None, None, total, description)
+        yield ProgressHandle(None, None, total, description, completed)
         return
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[fields]}"),
     )
     with Progress(*columns, console=console, transient=False) as bar:
-        task_id = bar.add_task(description, total=total, fields="")
-        yield ProgressHandle(bar, task_id, total, description)
+        task_id = bar.add_task(description, total=total, completed=completed, fields="")
+        yield ProgressHandle(bar, task_id, total, description, completed)

@@ -161,9 +161,7 @@ def run(config: TrainRLConfig, workspace: Workspace, force: bool = False) -> Art
             return summary
 
         started, steps_at_start = time.perf_counter(), counters.env_steps
-        with report.progress(config.env_steps, f"train-rl {name}") as bar:
-            if counters.env_steps:
-                bar.advance(counters.env_steps)
+        with report.progress(config.env_steps, f"train-rl {name}", counters.env_steps) as bar:
             while counters.env_steps < config.env_steps:
                 tick = rollout.step(choose, act_generator,
                                     while_stepping=lambda: learn(updates_per_step))
