@@ -75,12 +75,15 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, help="Workspace with pre-trained models.")
     parser.add_argument("--num-envs", type=int, default=2)
     parser.add_argument("--env-steps", type=int, default=4000, help="Env steps per measurement.")
+    parser.add_argument("--codebook", default="default", help="Codebook name in --workspace.")
+    parser.add_argument("--prior", default="default", help="Prior name in --workspace.")
     args = parser.parse_args()
     os.environ.setdefault("MUJOCO_GL", "egl")
 
     with tempfile.TemporaryDirectory() as scratch:
         workspace = scratch_workspace(args.workspace, Path(scratch) / "workspace")
-        common = {"num_envs": args.num_envs, "env_steps": args.env_steps}
+        common = {"num_envs": args.num_envs, "env_steps": args.env_steps,
+                  "codebook": args.codebook, "prior": args.prior}
         bare = bare_steps_per_second(args.num_envs, args.env_steps)
         collecting = loop_steps_per_second(workspace, "bench-warmup", warmup=10**9, **common)
         # Learning from the first transitions on: every transition costs a gradient step.
@@ -90,6 +93,7 @@ def main() -> None:
         "cpu_count": cpu_count(),
         "load_average": os.getloadavg()[0],
         "env_steps_per_measurement": args.env_steps,
+        "codebook": args.codebook,
         "steps_per_s": {"bare_envs_random_actions": round(bare, 1),
                         "train_rl_warmup": round(collecting, 1),
                         "train_rl_learning": round(learning, 1)},
