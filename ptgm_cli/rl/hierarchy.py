@@ -87,6 +87,7 @@ class Episode:
     completed: tuple[str, ...]
     episode_return: float
     length: int
+    completion_steps: tuple[int, ...]  # the env step (1-based) at which each subtask completed
 
 
 @dataclass
@@ -110,6 +111,7 @@ class RolloutState:
     option_rewards: np.ndarray  # (N,) rewards summed over the current option
     episode_returns: np.ndarray  # (N,)
     episode_lengths: np.ndarray  # (N,)
+    completion_steps: list[list[int]]  # per env: the steps at which its subtasks completed
 
 
 class Rollout:
@@ -132,6 +134,7 @@ class Rollout:
             option_rewards=np.zeros(n),
             episode_returns=np.zeros(n),
             episode_lengths=np.zeros(n, np.int64),
+            completion_steps=[[] for _ in range(n)],
         )
 
     def step(self, choose: Choose, generator: torch.Generator,
@@ -172,6 +175,8 @@ class Rollout:
         state = self.state
         state.episode_returns += result.rewards
         state.episode_lengths += 1
+        for i, steps in enumerate(state.completion_steps):
+            steps += [int(state.episode_lengths[i])] * (len(result.completed[i]) - len(steps))
         episodes = []
         for i in np.flatnonzero(result.done).tolist():
             episodes.append(Episode(
@@ -179,10 +184,12 @@ class Rollout:
                 completed=tuple(result.completed[i]),
                 episode_return=float(state.episode_returns[i]),
                 length=int(state.episode_lengths[i]),
+                completion_steps=tuple(state.completion_steps[i]),
             ))
             state.episode_index[i] += 1
             state.episode_returns[i] = 0.0
             state.episode_lengths[i] = 0
+            state.completion_steps[i] = []
         return episodes
 
     def state_dict(self) -> dict:

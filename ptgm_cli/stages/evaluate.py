@@ -54,7 +54,7 @@ def run(config: EvalConfig, workspace: Workspace, force: bool = False) -> Artifa
     with workspace.publish(manifest, overwrite=force) as staging:
         staging.file(EPISODES_FILE).write_text(json.dumps(
             [asdict(episode) for episode in episodes], indent=1))
-    success = ", ".join(f"{task} {rate:.0%}" for task, rate in summary["success"].items())
+    success = ", ".join(_success_text(summary, task) for task in run_config.tasks)
     report.info(f"{config.run}: {summary['completed_subtasks_mean']:.2f} ± "
                 f"{summary['completed_subtasks_stderr']:.2f} completed subtasks over "
                 f"{summary['episodes']} episodes ({success})")
@@ -79,3 +79,9 @@ def write_video(config: EvalConfig, env_spec: EnvSpec, setup) -> None:
                       torch.Generator().manual_seed(config.seed),
                       on_frames=lambda frames: writer.append_data(frames[0]))
     report.info(f"video of {config.video_episodes} episodes -> {config.video}")
+
+
+def _success_text(summary: dict, task: str) -> str:
+    """'kettle 74% by step 215': the success rate and the median step of completion."""
+    step = summary["completion_step_median"][task]
+    return f"{task} {summary['success'][task]:.0%}" + (f" by step {step:.0f}" if step else "")

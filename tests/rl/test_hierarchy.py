@@ -9,6 +9,7 @@ from ptgm_cli.models.codebook import Codebook
 from ptgm_cli.models.policy import GoalPolicy
 from ptgm_cli.rl.hierarchy import Options, Rollout, goal_options
 from ptgm_cli.rl.vec_env import EnvSpec, VecKitchenEnv
+from tests.kitchen.test_tasks import state_with
 
 EPISODE_STEPS = 25
 
@@ -78,3 +79,20 @@ def test_goal_options_command_the_code_goal(sample):
         expected = mean + log_std.exp() * torch.randn(mean.shape,
                                                       generator=torch.Generator().manual_seed(0))
     np.testing.assert_allclose(actions, expected.detach().numpy(), rtol=1e-6)
+
+
+def test_episodes_record_the_step_at_which_each_subtask_completed(envs):
+    options, _ = counting_options(interval=10)
+    rollout = Rollout(envs, options, seed_of=lambda i, j: j)
+    rollout.start()
+    choose = lambda states: np.zeros(len(states), np.int64)  # noqa: E731
+    for _ in range(3):
+        assert not rollout.step(choose, torch.Generator()).episodes
+    # Open env 1's microwave by hand: the integration state starts with time, then qpos.
+    states = envs.get_state()
+    states[1]["integration"][1 + 22] = state_with("microwave")[22]
+    envs.set_state(states)
+    (episode,) = rollout.step(choose, torch.Generator()).episodes  # the 4th step completes it
+    assert episode.completed == ("microwave",) and episode.completion_steps == (4,)
+    assert episode.seed == 0 and episode.length == 4
+    assert rollout.state.completion_steps == [[], []]

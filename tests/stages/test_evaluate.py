@@ -27,6 +27,7 @@ def test_eval_records_seeds_and_success_and_writes_a_video(trained_workspace, tm
     assert metrics["seeds"] == [40, 41, 42]
     assert metrics["episodes"] == 3 and metrics["completed_subtasks_stderr"] >= 0
     assert set(metrics["success"]) == {"microwave", "kettle", "bottom burner", "light switch"}
+    assert set(metrics["completion_step_median"]) == set(metrics["success"])
     assert artifact.manifest.parent("rl").name == "ptgm-seed0"
     episodes = json.loads(artifact.file("episodes.json").read_text())
     assert [e["seed"] for e in episodes] == [40, 41, 42] and episodes[0]["length"] == 50
