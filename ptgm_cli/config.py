@@ -51,6 +51,8 @@ def resolve_config(
         return config_cls(**values)
     except ValidationError as error:
         problem = error.errors()[0]
+        if not problem["loc"]:  # a check across options, whose message names them
+            raise PtgmError(problem["msg"].removeprefix("Value error, ")) from None
         option = "--" + "-".join(str(part) for part in problem["loc"]).replace("_", "-")
         raise PtgmError(f"{option}: {problem['msg']} (got {problem.get('input')!r})") from None
 

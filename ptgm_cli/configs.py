@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ptgm_cli.config import StageConfig
 from ptgm_cli.kitchen.layout import GOAL_DIM_PRESETS
@@ -123,7 +123,12 @@ class TrainPriorConfig(StageConfig):
     state_features: StateFeatures = Field(
         "qpos30", description="Prior input: qpos30 (robot + object positions) or obs59."
     )
-    horizon: int = Field(10, ge=1, description="Goals are taken 1..horizon steps ahead.")
+    horizon: int = Field(10, ge=1, description="Goals are taken min_horizon..horizon steps "
+                         "ahead.")
+    min_horizon: int = Field(
+        1, ge=1, description="Nearest goal step; equal to --horizon, the label is the code "
+        "reached when a high-level option ends."
+    )
     epochs: int = Field(
         4, gt=0, description="Passes over the training pairs; the validation loss is lowest "
         "after about 2."
@@ -135,6 +140,12 @@ class TrainPriorConfig(StageConfig):
         0.1, gt=0, lt=1, description="Fraction of episodes held out for validation."
     )
     seed: int = Field(0, ge=0, description="Seed of the split, sampling and initialisation.")
+
+    @model_validator(mode="after")
+    def _horizons_in_order(self):
+        if self.min_horizon > self.horizon:
+            raise ValueError(f"--min-horizon {self.min_horizon} exceeds --horizon {self.horizon}")
+        return self
 
 
 class EvalPolicyConfig(StageConfig):

@@ -1,7 +1,7 @@
 import pytest
 
 from ptgm_cli.config import config_to_toml, read_config_file, resolve_config
-from ptgm_cli.configs import BuildCodebookConfig, TrainRLConfig
+from ptgm_cli.configs import BuildCodebookConfig, TrainPriorConfig, TrainRLConfig
 from ptgm_cli.errors import PtgmError
 
 
@@ -27,3 +27,5 @@ def test_invalid_values_are_user_errors():
         resolve_config(BuildCodebookConfig, {}, {"n_codes": 1}, "build-codebook")
     with pytest.raises(PtgmError, match="unknown subtask"):
         resolve_config(TrainRLConfig, {}, {"tasks": "microwave,toaster"}, "train-rl")
+    with pytest.raises(PtgmError, match="--min-horizon 11 exceeds --horizon 10"):
+        resolve_config(TrainPriorConfig, {}, {"min_horizon": 11}, "train-prior")

@@ -1,8 +1,9 @@
 """Goal-conditioned training pairs and the episode-wise train/validation split.
 
-A pair is a state s_t and the goal of a later state s_{t+h}, h in 1..horizon, both in the same
-episode (DESIGN.md §1). The paper's loader drew an end index j and paired each of s_{j-10..j-1}
-with goal(s_j); taking every (t, h) once gives the same pairs, each exactly once per epoch.
+A pair is a state s_t and the goal of a later state s_{t+h}, h in min_horizon..horizon (1..10 by
+default), both in the same episode (DESIGN.md §1). The paper's loader drew an end index j and
+paired each of s_{j-10..j-1} with goal(s_j); taking every (t, h) once gives the same pairs, each
+exactly once per epoch.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ class GoalPairs:
         return len(self.state_rows)
 
 
-def goal_pairs(episodes: Episodes, episode_indices: np.ndarray, horizon: int) -> GoalPairs:
-    """Every (s_t, s_{t+h}) with 1 <= h <= horizon within the given episodes.
+def goal_pairs(episodes: Episodes, episode_indices: np.ndarray, horizon: int,
+               min_horizon: int = 1) -> GoalPairs:
+    """Every (s_t, s_{t+h}) with min_horizon <= h <= horizon within the given episodes.
 
     s_t always has an action (t < T_e, since t + h <= T_e), the one the policy imitates.
     """
@@ -56,7 +58,7 @@ def goal_pairs(episodes: Episodes, episode_indices: np.ndarray, horizon: int) ->
     state_starts, action_starts = episodes.state_starts, episodes.action_starts
     for episode in episode_indices:
         length = int(episodes.lengths[episode])
-        for h in range(1, min(horizon, length) + 1):
+        for h in range(min_horizon, min(horizon, length) + 1):
             steps = np.arange(length - h + 1)
             state_rows.append(state_starts[episode] + steps)
             goal_rows.append(state_starts[episode] + steps + h)
@@ -85,7 +87,7 @@ class SplitPairs:
 
 
 def split_goal_pairs(episodes: Episodes, validation_fraction: float, seed: int,
-                     horizon: int) -> SplitPairs:
+                     horizon: int, min_horizon: int = 1) -> SplitPairs:
     split = split_episodes(episodes.n_episodes, validation_fraction, seed)
-    return SplitPairs(split, goal_pairs(episodes, split.train, horizon),
-                      goal_pairs(episodes, split.validation, horizon), seed)
+    return SplitPairs(split, goal_pairs(episodes, split.train, horizon, min_horizon),
+                      goal_pairs(episodes, split.validation, horizon, min_horizon), seed)

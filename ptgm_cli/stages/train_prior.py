@@ -1,7 +1,8 @@
 """`ptgm train-prior`: the goal prior p(code | s), a classifier over the codebook (PTGM §4.3).
 
-The label of a state s_t is the code nearest to goal(s_{t+h}), h = 1..horizon, in the codebook's
-standardised goal space (see `Codebook.assign` for why cosine is taken after standardising).
+The label of a state s_t is the code nearest to goal(s_{t+h}), h = min_horizon..horizon (1..10 by
+default), in the codebook's standardised goal space (see `Codebook.assign` for why cosine is taken
+after standardising).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def run(config: TrainPriorConfig, workspace: Workspace, force: bool = False) -> 
     seed_everything(config.seed)
     episodes, dataset = load_dataset(workspace, config.dataset)
     codebook, codebook_artifact = load_codebook(workspace, config.codebook)
-    pairs = split_goal_pairs(episodes, config.validation_fraction, config.seed, config.horizon)
+    pairs = split_goal_pairs(episodes, config.validation_fraction, config.seed, config.horizon,
+                             config.min_horizon)
     states = torch.from_numpy(state_features(episodes.observations, config.state_features))
     labels = torch.from_numpy(
         codebook.assign(codebook.goals_of(episodes.qpos_states()), config.assign))

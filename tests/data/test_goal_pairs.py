@@ -32,6 +32,15 @@ def test_pairs_stay_within_episodes_and_look_1_to_horizon_ahead():
     assert len(pairs) == expected == len({(*s, *g) for s, g in zip(state, goal, strict=True)})
 
 
+def test_min_horizon_keeps_only_goals_at_least_that_far_ahead():
+    episodes = counting_episodes([12, 3, 7])
+    pairs = goal_pairs(episodes, np.array([0, 1, 2]), horizon=5, min_horizon=5)
+    ahead = (episodes.observations[pairs.goal_rows, 1]
+             - episodes.observations[pairs.state_rows, 1])
+    assert set(ahead) == {5}
+    assert len(pairs) == (12 - 5 + 1) + (7 - 5 + 1)  # the 3-step episode has no such pair
+
+
 def test_pairs_of_selected_episodes_only():
     episodes = counting_episodes([4, 4, 4])
     pairs = goal_pairs(episodes, np.array([1]), horizon=2)
