@@ -3,8 +3,9 @@
 Bare: the same worker processes stepped with uniform random actions and nothing else. The loop
 is measured twice on the default network sizes: during warm-up (collection with the frozen
 low-level policy only) and while learning (one gradient step per high-level transition, batch
-256, 5x256 critics). Prints JSON. Pre-trained models come from `--workspace` (read only: the
-artifacts are linked into a scratch workspace), or tiny ones are trained first.
+256, 5x256 critics); one gradient step is also timed alone. Prints JSON. Pre-trained models come
+from `--workspace` (read only: the artifacts are linked into a scratch workspace), or tiny ones
+are trained first.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ptgm_cli.configs import (
     BuildCodebookConfig,
@@ -51,6 +53,30 @@ def loop_steps_per_second(workspace: Workspace, name: str, **overrides) -> float
     config = TrainRLConfig(name=name, eval_episodes=0, checkpoint_every=10**9, **overrides)
     artifact = train_rl.run(config, workspace, force=True)
     return artifact.manifest.timings["steps_per_second"]
+
+
+def update_milliseconds(workspace: Workspace, codebook: str, prior: str,
+                        updates: int = 100) -> float:
+    """One learner gradient step alone, on random transitions, with the loop's torch threads."""
+    from ptgm_cli.rl.build import build
+    from ptgm_cli.rl.replay import ReplayBuffer
+
+    config = TrainRLConfig(codebook=codebook, prior=prior)
+    setup = build(config, workspace)
+    agent, rng = setup.agent, np.random.default_rng(0)
+    n, state_dim = 4 * config.batch_size, len(setup.state_names)
+    replay = ReplayBuffer(n, state_dim, agent.action_shape, agent.action_dtype)
+    replay.add(rng.normal(size=(n, state_dim)).astype(np.float32),
+               rng.integers(0, setup.n_codes, n), np.zeros(n, np.float32),
+               rng.normal(size=(n, state_dim)).astype(np.float32), np.zeros(n, np.float32))
+    generator = torch.Generator().manual_seed(0)
+    batches = [replay.sample(config.batch_size, rng) for _ in range(updates + 10)]
+    for batch in batches[:10]:  # warm-up
+        agent.update(batch, generator)
+    started = time.perf_counter()
+    for batch in batches[10:]:
+        agent.update(batch, generator)
+    return (time.perf_counter() - started) / updates * 1000
 
 
 def scratch_workspace(source: Path | None, folder: Path) -> Workspace:
@@ -88,6 +114,10 @@ def main() -> None:
         collecting = loop_steps_per_second(workspace, "bench-warmup", warmup=10**9, **common)
         # Learning from the first transitions on: every transition costs a gradient step.
         learning = loop_steps_per_second(workspace, "bench-learning", warmup=0, **common)
+        from ptgm_cli.stages.train_rl import learner_threads
+
+        torch.set_num_threads(learner_threads(args.num_envs))
+        update_ms = update_milliseconds(workspace, args.codebook, args.prior)
     print(json.dumps({
         "num_envs": args.num_envs,
         "cpu_count": cpu_count(),
@@ -97,6 +127,7 @@ def main() -> None:
         "steps_per_s": {"bare_envs_random_actions": round(bare, 1),
                         "train_rl_warmup": round(collecting, 1),
                         "train_rl_learning": round(learning, 1)},
+        "learner_ms_per_gradient_step": round(update_ms, 1),
         "warmup_over_bare": round(collecting / bare, 3),
         "learning_over_bare": round(learning / bare, 3),
     }, indent=2))
