@@ -175,7 +175,8 @@ class Rollout:
         state = self.state
         state.episode_returns += result.rewards
         state.episode_lengths += 1
-        for i, steps in enumerate(state.completion_steps):
+        for i in np.flatnonzero(result.rewards > 0).tolist():  # +1 per subtask completed now
+            steps = state.completion_steps[i]
             steps += [int(state.episode_lengths[i])] * (len(result.completed[i]) - len(steps))
         episodes = []
         for i in np.flatnonzero(result.done).tolist():
