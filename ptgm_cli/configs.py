@@ -204,6 +204,11 @@ class TrainRLConfig(StageConfig):
         "paper's code; pi-prior: KL(pi || prior), which also charges pi for mass on codes the "
         "prior rules out.",
     )
+    next_value: Literal["expected", "sampled"] = Field(
+        "expected",
+        description="Next-state value in the critic target: the expectation over the policy's "
+        "codes (exact), or at one code sampled from it (the paper's code).",
+    )
     target_divergence: float = Field(
         0.3,
         description="ptgm: alpha is tuned so that the KL to the prior tracks this value. The "

@@ -49,17 +49,21 @@ def build(config: TrainRLConfig, workspace: Workspace) -> RLSetup:
         # PTGM §4.3: the high-level policy starts as the prior and is pulled towards it.
         actor, regulariser = copy.deepcopy(prior), prior
         target = config.target_divergence
+        # One unit of reward per subtask and a KL >= 0: no soft value exceeds the subtask count.
+        value_ceiling = float(len(config.tasks))
     else:
         actor, regulariser = fresh_copy(prior), None
         target_entropy = config.target_entropy
         if target_entropy is None:
             target_entropy = DISCRETE_ENTROPY_RATIO * math.log(codebook.n_codes)
         target = -target_entropy  # the regulariser is the negative entropy
+        value_ceiling = None  # the entropy bonus adds to the return without a fixed bound
     agent = DiscreteSAC(
         actor, regulariser, prior.mlp.input_mean, prior.mlp.input_std, codebook.n_codes,
         target=target, gamma=config.gamma, tau=config.tau, lr=config.lr,
         grad_clip=config.grad_clip, hidden=config.hidden, critic_layers=config.critic_layers,
-        kl=config.kl,
+        kl=config.kl, value_ceiling=value_ceiling,
+        expected_next_value=config.next_value == "expected",
     )
     options = goal_options(policy, codebook, prior.features, config.hl_interval,
                            sample=config.low_level_actions == "sample")

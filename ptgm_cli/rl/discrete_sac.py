@@ -13,15 +13,23 @@ KL(p || pi) <= delta does not stop pi from putting mass on codes the prior rules
 delta = 1 up to 1 - 1/e = 63% of it may go to any code, where the critics' values are pure
 extrapolation. KL(pi || p) charges pi(i) log(pi(i) / p(i)) for such mass.
 
-    critic target   y = R + gamma (1 - d) [min_j Qtarget_j(s', i') - alpha D(s')],  i' ~ pi(.|s')
+    critic target   y = R + gamma (1 - d) V(s'), clipped above at the task's most return
+                    V(s') = sum_i' pi(i'|s') min_j Qtarget_j(s', i') - alpha D(s')  (`expected`)
+                    V(s') = min_j Qtarget_j(s', i') - alpha D(s'), i' ~ pi(.|s')     (`sampled`)
     critic loss     0.5 (Q_j(s, i) - y)^2 for j = 1, 2
     policy loss     -sum_i pi(i|s) min_j Q_j(s, i) + alpha D(s)
     alpha loss      alpha (delta - D(s)): alpha grows while D exceeds its target delta
 
 delta is the target divergence for ptgm (`--target-divergence`) and minus the target entropy
-for ptgm-noprior, so one set of formulas covers both; ptgm-noprior also keeps the sampled next
-code of the paper's target (an unbiased estimate of the expectation over i') so that the two
-differ only in D.
+for ptgm-noprior, so one set of formulas covers both. The paper's code samples the next code;
+the expectation over it (discrete SAC, Christodoulou 2019) is exact and removes that sampling
+noise from every target (`--next-value`).
+
+The ceiling: with one unit of reward per subtask and D >= 0 (a KL), no soft value of ptgm can
+exceed the number of subtasks. Clipping the target there cuts the loop in which the critics
+overestimate, the policy chases the overestimate and the next targets inherit it: with 500
+codes, four of six runs without it diverged exponentially (README). ptgm-noprior's entropy
+bonus has no such bound, so it has no ceiling.
 The policy loss uses the critics' values from before their update in the same step, as SPiRL's
 SAC agent (on which the paper's code is built) computes all losses first and then steps; it also
 spares two critic passes.
@@ -44,11 +52,27 @@ from torch import nn
 from ptgm_cli.rl.agent import SACAgent, soft_update
 
 KL_CLAMP = 100.0
+# exp() below about -87 leaves float32's normal range and takes a slow path (40x slower on this
+# machine's CPUs); a prior over 500 codes puts many codes there. e^-80 is below any mass that
+# matters.
+LOG_PROB_FLOOR = -80.0
+
+
+def probabilities(log_probs: torch.Tensor) -> torch.Tensor:
+    return log_probs.clamp_min(LOG_PROB_FLOOR).exp()
+
+
+def sample_codes(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One code per row by inverting the cumulative distribution: one uniform draw per row,
+    where `torch.multinomial` draws one per code (20x slower for 500 codes)."""
+    cumulative = probs.cumsum(-1)
+    uniform = torch.rand(len(probs), 1, generator=generator) * cumulative[:, -1:]
+    return torch.searchsorted(cumulative, uniform).clamp_max(probs.shape[-1] - 1).squeeze(1)
 
 
 def clamped_kl(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
     """KL(p || q) per state from log-probabilities, clamped to +-100 as in the paper's code."""
-    kl = (log_p.exp() * (log_p - log_q)).sum(-1)
+    kl = (probabilities(log_p) * (log_p - log_q)).sum(-1)
     return kl.clamp(-KL_CLAMP, KL_CLAMP)
 
 
@@ -66,21 +90,32 @@ KL_DIRECTIONS = {"pi-prior": policy_kl, "prior-pi": prior_kl}
 
 
 def negative_entropy(log_pi: torch.Tensor) -> torch.Tensor:
-    return (log_pi.exp() * log_pi).sum(-1)
+    return (probabilities(log_pi) * log_pi).sum(-1)
 
 
-def critic_target(rewards: torch.Tensor, terminated: torch.Tensor, next_q_min: torch.Tensor,
-                  next_codes: torch.Tensor, next_divergence: torch.Tensor, alpha: torch.Tensor,
-                  gamma: float) -> torch.Tensor:
-    """y = R + gamma (1 - d) [min Qtarget(s', i') - alpha D(s')]; `next_q_min` is (B, n_codes)."""
-    next_value = next_q_min.gather(1, next_codes[:, None]).squeeze(1) - alpha * next_divergence
-    return rewards + gamma * (1 - terminated) * next_value
+def next_value(next_q_min: torch.Tensor, next_log_pi: torch.Tensor,
+               next_divergence: torch.Tensor, alpha: torch.Tensor,
+               next_codes: torch.Tensor | None) -> torch.Tensor:
+    """V(s') from `next_q_min` (B, n_codes): at the sampled `next_codes`, or the expectation over
+    pi when they are None."""
+    if next_codes is None:
+        q = (probabilities(next_log_pi) * next_q_min).sum(-1)
+    else:
+        q = next_q_min.gather(1, next_codes[:, None]).squeeze(1)
+    return q - alpha * next_divergence
+
+
+def critic_target(rewards: torch.Tensor, terminated: torch.Tensor, next_values: torch.Tensor,
+                  gamma: float, ceiling: float | None) -> torch.Tensor:
+    """y = R + gamma (1 - d) V(s'), at most `ceiling`."""
+    target = rewards + gamma * (1 - terminated) * next_values
+    return target if ceiling is None else target.clamp_max(ceiling)
 
 
 def policy_loss(log_pi: torch.Tensor, q_min: torch.Tensor, divergence: torch.Tensor,
                 alpha: torch.Tensor) -> torch.Tensor:
     """-E_{i~pi} min Q(s, i) + alpha D(s), averaged over states."""
-    return (-(log_pi.exp() * q_min).sum(-1) + alpha * divergence).mean()
+    return (-(probabilities(log_pi) * q_min).sum(-1) + alpha * divergence).mean()
 
 
 def alpha_loss(log_alpha: torch.Tensor, divergence: torch.Tensor, target: float) -> torch.Tensor:
@@ -123,7 +158,9 @@ class DiscreteSAC(SACAgent):
 
     `prior` is the frozen goal prior (a module mapping states to logits) or None for
     ptgm-noprior, in which case `target` is minus the target entropy. `kl` names the direction
-    of the divergence to the prior (`KL_DIRECTIONS`).
+    of the divergence to the prior (`KL_DIRECTIONS`). `value_ceiling` bounds the critic
+    targets (None: unbounded); `expected_next_value` picks the expectation over the next code
+    rather than a sample.
     """
 
     action_shape: tuple[int, ...] = ()
@@ -132,19 +169,20 @@ class DiscreteSAC(SACAgent):
     def __init__(self, policy: nn.Module, prior: nn.Module | None, input_mean: torch.Tensor,
                  input_std: torch.Tensor, n_codes: int, *, target: float, gamma: float,
                  tau: float, lr: float, grad_clip: float, hidden: int, critic_layers: int,
-                 kl: str):
+                 kl: str, value_ceiling: float | None, expected_next_value: bool):
         self.prior = prior
         self.kl = KL_DIRECTIONS[kl]
         self.target, self.gamma, self.tau, self.grad_clip = target, gamma, tau, grad_clip
+        self.value_ceiling, self.expected_next_value = value_ceiling, expected_next_value
         self.policy = policy.eval()
         self.critics = nn.ModuleList(
             [QNetwork(input_mean, input_std, n_codes, hidden, critic_layers) for _ in range(2)]
         )
         self.target_critics = copy.deepcopy(self.critics)
         self.log_alpha = torch.zeros(1, requires_grad=True)
-        self.policy_optimizer = torch.optim.Adam(self.policy.parameters(), lr=lr)
-        self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=lr)
-        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=lr)
+        self.policy_optimizer = torch.optim.Adam(self.policy.parameters(), lr=lr, fused=True)
+        self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=lr, fused=True)
+        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=lr, fused=True)
         self.updates = 0
 
     def modules(self) -> dict[str, nn.Module]:
@@ -166,19 +204,20 @@ class DiscreteSAC(SACAgent):
     def act(self, states: np.ndarray, generator: torch.Generator, warmup: bool) -> np.ndarray:
         """A code sampled from pi for each state. Warm-up acts the same way: the initial policy
         is the prior itself (for ptgm), SPiRL's `PriorInitializedPolicy.sample_rand`."""
-        probs = F.softmax(self.policy(torch.as_tensor(states, dtype=torch.float32)), dim=-1)
-        return torch.multinomial(probs, 1, generator=generator).squeeze(1).numpy()
+        log_pi = F.log_softmax(self.policy(torch.as_tensor(states, dtype=torch.float32)), dim=-1)
+        return sample_codes(probabilities(log_pi), generator).numpy()
 
     def update(self, batch, generator: torch.Generator) -> dict[str, float]:
         alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
             next_log_pi = F.log_softmax(self.policy(batch.next_states), dim=-1)
-            next_codes = torch.multinomial(next_log_pi.exp(), 1, generator=generator).squeeze(1)
+            next_codes = (None if self.expected_next_value
+                          else sample_codes(probabilities(next_log_pi), generator))
             next_q_min = torch.min(*(q(batch.next_states) for q in self.target_critics))
-            target = critic_target(
-                batch.rewards, batch.terminated, next_q_min, next_codes,
-                self.divergence(batch.next_states, next_log_pi), alpha, self.gamma,
-            )
+            values = next_value(next_q_min, next_log_pi,
+                                self.divergence(batch.next_states, next_log_pi), alpha, next_codes)
+            target = critic_target(batch.rewards, batch.terminated, values, self.gamma,
+                                   self.value_ceiling)
         q_all = [q(batch.states) for q in self.critics]
         q_taken = [q.gather(1, batch.actions[:, None]).squeeze(1) for q in q_all]
         critic_loss = sum(0.5 * F.mse_loss(q, target) for q in q_taken)

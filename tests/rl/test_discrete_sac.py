@@ -13,9 +13,12 @@ from ptgm_cli.rl.discrete_sac import (
     critic_target,
     fresh_copy,
     negative_entropy,
+    next_value,
     policy_kl,
     policy_loss,
     prior_kl,
+    probabilities,
+    sample_codes,
 )
 from ptgm_cli.rl.replay import Batch
 
@@ -80,13 +83,37 @@ def test_alpha_rises_while_divergence_exceeds_its_target(divergence, rises):
 
 
 def test_critic_target_bootstraps_unless_terminated():
+    target = critic_target(rewards=torch.tensor([1.0, 1.0]), terminated=torch.tensor([0.0, 1.0]),
+                           next_values=torch.tensor([3.0, 7.0]), gamma=0.9, ceiling=None)
+    assert target.tolist() == pytest.approx([1.0 + 0.9 * 3.0, 1.0])
+
+
+def test_critic_target_is_clipped_at_the_ceiling():
+    target = critic_target(rewards=torch.tensor([1.0, 0.0]), terminated=torch.zeros(2),
+                           next_values=torch.tensor([9.0, 1.0]), gamma=0.9, ceiling=4.0)
+    assert target.tolist() == pytest.approx([4.0, 0.9])
+
+
+def test_next_value_at_a_sampled_code_or_in_expectation():
     next_q = torch.tensor([[1.0, 4.0], [2.0, 8.0]])
-    target = critic_target(
-        rewards=torch.tensor([1.0, 1.0]), terminated=torch.tensor([0.0, 1.0]),
-        next_q_min=next_q, next_codes=torch.tensor([1, 1]),
-        next_divergence=torch.tensor([2.0, 2.0]), alpha=torch.tensor(0.5), gamma=0.9,
-    )
-    assert target.tolist() == pytest.approx([1.0 + 0.9 * (4.0 - 0.5 * 2.0), 1.0])
+    log_pi = torch.tensor([[0.25, 0.75], [0.5, 0.5]]).log()
+    divergence, alpha = torch.tensor([2.0, 0.0]), torch.tensor(0.5)
+    sampled = next_value(next_q, log_pi, divergence, alpha, next_codes=torch.tensor([1, 0]))
+    expected = next_value(next_q, log_pi, divergence, alpha, next_codes=None)
+    assert sampled.tolist() == pytest.approx([4.0 - 1.0, 2.0])
+    assert expected.tolist() == pytest.approx([0.25 + 3.0 - 1.0, 5.0])
+
+
+def test_sampled_codes_follow_the_probabilities():
+    probs = torch.tensor([[0.1, 0.0, 0.6, 0.3]]).expand(20_000, 4)
+    codes = sample_codes(probs, torch.Generator().manual_seed(0))
+    frequencies = torch.bincount(codes, minlength=4) / len(codes)
+    assert frequencies.tolist() == pytest.approx([0.1, 0.0, 0.6, 0.3], abs=0.01)
+
+
+def test_probabilities_of_vanishing_log_probabilities_are_finite_and_tiny():
+    probs = probabilities(torch.tensor([0.0, -200.0, float("-inf")]))
+    assert probs[0] == 1.0 and 0 <= probs[1] < 1e-30 and 0 <= probs[2] < 1e-30
 
 
 def test_policy_loss_prefers_high_q_and_low_divergence():
@@ -107,7 +134,8 @@ def make_agent(with_prior: bool, kl: str = "prior-pi") -> tuple[DiscreteSAC, Goa
     actor = copy.deepcopy(prior) if with_prior else fresh_copy(prior)
     agent = DiscreteSAC(actor, prior if with_prior else None, prior.mlp.input_mean,
                         prior.mlp.input_std, 4, target=5.0 if with_prior else -1.0, gamma=0.99,
-                        tau=5e-3, lr=3e-4, grad_clip=10.0, hidden=32, critic_layers=5, kl=kl)
+                        tau=5e-3, lr=3e-4, grad_clip=10.0, hidden=32, critic_layers=5, kl=kl,
+                        value_ceiling=4.0 if with_prior else None, expected_next_value=True)
     return agent, prior
 
 
