@@ -221,6 +221,10 @@ class TrainRLConfig(StageConfig):
         "0.98 log(n_codes) (discrete SAC, Christodoulou 2019) or -9 (sac, CleanRL).",
     )
     critic_layers: int = Field(5, gt=0, description="Hidden layers of the high-level critics.")
+    critic_layer_norm: bool = Field(
+        True, description="LayerNorm in the high-level critics' hidden layers, which keeps the "
+        "values of rarely executed codes from drifting (README).",
+    )
     episode_steps: int = Field(280, gt=0, description="Env steps per episode (the paper: 280).")
     grad_clip: float = Field(10.0, gt=0, description="Gradient-norm clip.")
     hidden: int = Field(

@@ -64,6 +64,7 @@ def build(config: TrainRLConfig, workspace: Workspace) -> RLSetup:
         grad_clip=config.grad_clip, hidden=config.hidden, critic_layers=config.critic_layers,
         kl=config.kl, value_ceiling=value_ceiling,
         expected_next_value=config.next_value == "expected",
+        critic_layer_norm=config.critic_layer_norm,
     )
     options = goal_options(policy, codebook, prior.features, config.hl_interval,
                            sample=config.low_level_actions == "sample")

@@ -30,6 +30,7 @@ exceed the number of subtasks. Clipping the target there cuts the loop in which 
 overestimate, the policy chases the overestimate and the next targets inherit it: with 500
 codes, four of six runs without it diverged exponentially (README). ptgm-noprior's entropy
 bonus has no such bound, so it has no ceiling.
+
 The policy loss uses the critics' values from before their update in the same step, as SPiRL's
 SAC agent (on which the paper's code is built) computes all losses first and then steps; it also
 spares two critic passes.
@@ -125,17 +126,24 @@ def alpha_loss(log_alpha: torch.Tensor, divergence: torch.Tensor, target: float)
 
 class QNetwork(nn.Module):
     """State -> Q for every code; `layers` hidden ReLU layers of `hidden` units. Inputs are
-    standardised like the prior's (the dataset's feature statistics)."""
+    standardised like the prior's (the dataset's feature statistics).
+
+    With `layer_norm` each hidden layer is normalised before its ReLU (RLPD, Ball et al. 2023).
+    The features then keep a fixed scale however the body learns, so the output of a code that
+    was rarely executed stays near where it started instead of growing with the body: with 500
+    codes most heads are such codes, and their drifting values are what the policy chased.
+    """
 
     def __init__(self, input_mean: torch.Tensor, input_std: torch.Tensor, n_codes: int,
-                 hidden: int, layers: int):
+                 hidden: int, layers: int, layer_norm: bool):
         super().__init__()
         self.register_buffer("input_mean", input_mean.clone())
         self.register_buffer("input_std", input_std.clone())
         blocks: list[nn.Module] = []
         width = input_mean.numel()
         for _ in range(layers):
-            blocks += [nn.Linear(width, hidden), nn.ReLU()]
+            norm = [nn.LayerNorm(hidden)] if layer_norm else []
+            blocks += [nn.Linear(width, hidden), *norm, nn.ReLU()]
             width = hidden
         self.net = nn.Sequential(*blocks, nn.Linear(width, n_codes))
 
@@ -160,7 +168,7 @@ class DiscreteSAC(SACAgent):
     ptgm-noprior, in which case `target` is minus the target entropy. `kl` names the direction
     of the divergence to the prior (`KL_DIRECTIONS`). `value_ceiling` bounds the critic
     targets (None: unbounded); `expected_next_value` picks the expectation over the next code
-    rather than a sample.
+    rather than a sample; `critic_layer_norm` normalises the critics' hidden layers.
     """
 
     action_shape: tuple[int, ...] = ()
@@ -169,14 +177,16 @@ class DiscreteSAC(SACAgent):
     def __init__(self, policy: nn.Module, prior: nn.Module | None, input_mean: torch.Tensor,
                  input_std: torch.Tensor, n_codes: int, *, target: float, gamma: float,
                  tau: float, lr: float, grad_clip: float, hidden: int, critic_layers: int,
-                 kl: str, value_ceiling: float | None, expected_next_value: bool):
+                 kl: str, value_ceiling: float | None, expected_next_value: bool,
+                 critic_layer_norm: bool):
         self.prior = prior
         self.kl = KL_DIRECTIONS[kl]
         self.target, self.gamma, self.tau, self.grad_clip = target, gamma, tau, grad_clip
         self.value_ceiling, self.expected_next_value = value_ceiling, expected_next_value
         self.policy = policy.eval()
         self.critics = nn.ModuleList(
-            [QNetwork(input_mean, input_std, n_codes, hidden, critic_layers) for _ in range(2)]
+            [QNetwork(input_mean, input_std, n_codes, hidden, critic_layers, critic_layer_norm)
+             for _ in range(2)]
         )
         self.target_critics = copy.deepcopy(self.critics)
         self.log_alpha = torch.zeros(1, requires_grad=True)

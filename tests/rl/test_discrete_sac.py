@@ -135,7 +135,8 @@ def make_agent(with_prior: bool, kl: str = "prior-pi") -> tuple[DiscreteSAC, Goa
     agent = DiscreteSAC(actor, prior if with_prior else None, prior.mlp.input_mean,
                         prior.mlp.input_std, 4, target=5.0 if with_prior else -1.0, gamma=0.99,
                         tau=5e-3, lr=3e-4, grad_clip=10.0, hidden=32, critic_layers=5, kl=kl,
-                        value_ceiling=4.0 if with_prior else None, expected_next_value=True)
+                        value_ceiling=4.0 if with_prior else None, expected_next_value=True,
+                        critic_layer_norm=True)
     return agent, prior
 
 
@@ -152,7 +153,9 @@ def test_ptgm_policy_starts_as_the_prior():
     agent, prior = make_agent(with_prior=True)
     states = torch.randn(5, 30)
     torch.testing.assert_close(agent.policy(states), prior(states))
-    assert len(agent.critics[0].net) == 2 * 5 + 1  # 5 hidden layers and the head
+    layers = agent.critics[0].net
+    assert sum(isinstance(layer, torch.nn.LayerNorm) for layer in layers) == 5
+    assert len(layers) == 3 * 5 + 1  # 5 hidden layers (linear, norm, ReLU) and the head
 
 
 def test_noprior_policy_is_freshly_initialised_but_keeps_the_input_standardisation():
