@@ -222,8 +222,8 @@ class TrainRLConfig(StageConfig):
     )
     critic_layers: int = Field(5, gt=0, description="Hidden layers of the high-level critics.")
     critic_layer_norm: bool = Field(
-        True, description="LayerNorm in the high-level critics' hidden layers, which keeps the "
-        "values of rarely executed codes from drifting (README).",
+        True, description="LayerNorm in the high-level critics' hidden layers (as in RLPD), "
+        "against value overestimation (README).",
     )
     episode_steps: int = Field(280, gt=0, description="Env steps per episode (the paper: 280).")
     grad_clip: float = Field(10.0, gt=0, description="Gradient-norm clip.")

@@ -26,9 +26,10 @@ the expectation over it (discrete SAC, Christodoulou 2019) is exact and removes 
 noise from every target (`--next-value`).
 
 The ceiling: with one unit of reward per subtask and D >= 0 (a KL), no soft value of ptgm can
-exceed the number of subtasks. Clipping the target there cuts the loop in which the critics
-overestimate, the policy chases the overestimate and the next targets inherit it: with 500
-codes, four of six runs without it diverged exponentially (README). ptgm-noprior's entropy
+exceed the number of subtasks. Clipping the target there bounds the loop in which the critics
+overestimate, the policy chases the overestimate and the next targets inherit it: it stops the
+exponential divergence that four of six 500-code runs without it showed (README), though not a
+slower overestimation below the ceiling. ptgm-noprior's entropy
 bonus has no such bound, so it has no ceiling.
 
 The policy loss uses the critics' values from before their update in the same step, as SPiRL's
@@ -128,10 +129,8 @@ class QNetwork(nn.Module):
     """State -> Q for every code; `layers` hidden ReLU layers of `hidden` units. Inputs are
     standardised like the prior's (the dataset's feature statistics).
 
-    With `layer_norm` each hidden layer is normalised before its ReLU (RLPD, Ball et al. 2023).
-    The features then keep a fixed scale however the body learns, so the output of a code that
-    was rarely executed stays near where it started instead of growing with the body: with 500
-    codes most heads are such codes, and their drifting values are what the policy chased.
+    With `layer_norm` each hidden layer is normalised before its ReLU, as in RLPD's critics
+    (Ball et al. 2023), where it curbed the value overestimation that made critics diverge.
     """
 
     def __init__(self, input_mean: torch.Tensor, input_std: torch.Tensor, n_codes: int,
