@@ -29,8 +29,8 @@ The ceiling: with one unit of reward per subtask and D >= 0 (a KL), no soft valu
 exceed the number of subtasks. Clipping the target there bounds the loop in which the critics
 overestimate, the policy chases the overestimate and the next targets inherit it: it stops the
 exponential divergence that four of six 500-code runs without it showed (README), though not a
-slower overestimation below the ceiling. ptgm-noprior's entropy
-bonus has no such bound, so it has no ceiling.
+slower overestimation below the ceiling. ptgm-noprior's entropy bonus has no such bound, so
+it has no ceiling.
 
 The policy loss uses the critics' values from before their update in the same step, as SPiRL's
 SAC agent (on which the paper's code is built) computes all losses first and then steps; it also
