@@ -250,6 +250,12 @@ class TrainRLConfig(StageConfig):
     def run_name(self) -> str:
         return self.name or f"{self.algo}-seed{self.seed}"
 
+    @classmethod
+    def of_run(cls, recorded: dict) -> TrainRLConfig:
+        """A published run's config. Options the run predates take the values it was trained
+        with, so that its networks rebuild with the architecture of its weights."""
+        return cls(**({"next_value": "sampled", "critic_layer_norm": False} | recorded))
+
 
 class EvalConfig(StageConfig):
     run: str = Field("ptgm-seed0", description="RL run artifact to evaluate.")

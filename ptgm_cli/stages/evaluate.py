@@ -31,7 +31,7 @@ EPISODES_FILE = "episodes.json"
 
 def run(config: EvalConfig, workspace: Workspace, force: bool = False) -> Artifact:
     run_artifact = workspace.load("rl", config.run)
-    run_config = TrainRLConfig(**run_artifact.manifest.config)
+    run_config = TrainRLConfig.of_run(run_artifact.manifest.config)
     seed_everything(config.seed)
     setup = build(run_config, workspace)
     setup.agent.load_weights(load_file(str(run_artifact.file(WEIGHTS_FILE))))
