@@ -9,6 +9,8 @@ import time
 import pytest
 from safetensors.torch import load_file
 
+from ptgm_cli.configs import TrainRLConfig
+from ptgm_cli.rl.build import build
 from ptgm_cli.rl.logger import read_metrics
 from tests.helpers import cli_command, run_cli
 
@@ -86,3 +88,10 @@ def test_wandb_without_the_package_is_a_one_line_error(pretrained_workspace):
     result = run_cli(pretrained_workspace, "train-rl", "--wandb", "--name", "no-wandb", *TINY)
     assert result.returncode == 1 and "pip install wandb" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("algo, ceiling", [("ptgm", 2.0), ("ptgm-noprior", None)])
+def test_only_ptgm_critics_have_a_ceiling_of_one_value_per_subtask(pretrained_workspace, algo,
+                                                                    ceiling):
+    config = TrainRLConfig(algo=algo, tasks="microwave,kettle")
+    assert build(config, pretrained_workspace).agent.value_ceiling == ceiling
