@@ -243,9 +243,10 @@ def _open_run_folder(run_dir: Path, config: TrainRLConfig, force: bool) -> dict 
             raise PtgmError(f"no checkpoint of run {config.run_name!r} in {run_dir}; "
                             "start it without --resume")
         saved = checkpoint.load_resume(resume_file)
+        started_with = TrainRLConfig.of_run(saved["config"]).model_dump(mode="json")
         changed = sorted(
             key for key, value in config.model_dump(mode="json").items()
-            if key not in RESUMABLE_CHANGES and saved["config"].get(key) != value
+            if key not in RESUMABLE_CHANGES and started_with[key] != value
         )
         if changed:
             options = ", ".join("--" + key.replace("_", "-") for key in changed)

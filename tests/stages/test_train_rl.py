@@ -10,6 +10,7 @@ import pytest
 from safetensors.torch import load_file
 
 from ptgm_cli.configs import TrainRLConfig
+from ptgm_cli.rl import checkpoint
 from ptgm_cli.rl.build import build
 from ptgm_cli.rl.logger import read_metrics
 from tests.helpers import cli_command, run_cli
@@ -95,3 +96,18 @@ def test_only_ptgm_critics_have_a_ceiling_of_one_value_per_subtask(pretrained_wo
                                                                     ceiling):
     config = TrainRLConfig(algo=algo, tasks="microwave,kettle")
     assert build(config, pretrained_workspace).agent.value_ceiling == ceiling
+
+
+def test_a_run_started_before_the_critic_options_resumes_only_with_its_own(pretrained_workspace):
+    recorded = TrainRLConfig(name="old").model_dump(mode="json")
+    del recorded["next_value"], recorded["critic_layer_norm"]
+    run_dir = pretrained_workspace.root / "rl" / ".runs" / "old"
+    run_dir.mkdir(parents=True)
+    checkpoint.save_resume(run_dir / checkpoint.RESUME_FILE, {"config": recorded})
+
+    defaults = run_cli(pretrained_workspace, "train-rl", "--name", "old", "--resume")
+    assert defaults.returncode == 1
+    assert "--critic-layer-norm, --next-value" in defaults.stderr
+    own = run_cli(pretrained_workspace, "train-rl", "--name", "old", "--resume",
+                  "--next-value", "sampled", "--no-critic-layer-norm")
+    assert "was started with other" not in own.stderr
