@@ -129,6 +129,7 @@ def run(config: TrainRLConfig, workspace: Workspace, force: bool = False) -> Art
                     logger.log(counters.env_steps, metrics)
 
         def save_checkpoint() -> None:
+            logger.flush()  # before resume.pt: the records it counts must be on disk first
             checkpoint.save_weights(run_dir / checkpoint.WEIGHTS_FILE, agent.weights())
             checkpoint.save_resume(run_dir / checkpoint.RESUME_FILE, {
                 "config": config.model_dump(mode="json"),
@@ -142,7 +143,6 @@ def run(config: TrainRLConfig, workspace: Workspace, force: bool = False) -> Art
                 "recent": list(recent),
                 "logger": logger.state(counters.env_steps),
             })
-            logger.flush()
 
         def evaluate() -> dict:
             """Fixed-seed episodes on the workers, whose training episodes then carry on."""
