@@ -68,7 +68,8 @@ def update_milliseconds(workspace: Workspace, codebook: str, prior: str,
     replay = ReplayBuffer(n, state_dim, agent.action_shape, agent.action_dtype)
     replay.add(rng.normal(size=(n, state_dim)).astype(np.float32),
                rng.integers(0, setup.n_codes, n), np.zeros(n, np.float32),
-               rng.normal(size=(n, state_dim)).astype(np.float32), np.zeros(n, np.float32))
+               rng.normal(size=(n, state_dim)).astype(np.float32), np.zeros(n, np.float32),
+               np.zeros(n, np.float32), np.full(n, 10, np.float32))
     generator = torch.Generator().manual_seed(0)
     batches = [replay.sample(config.batch_size, rng) for _ in range(updates + 10)]
     for batch in batches[:10]:  # warm-up

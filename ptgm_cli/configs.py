@@ -225,6 +225,11 @@ class TrainRLConfig(StageConfig):
         True, description="LayerNorm in the high-level critics' hidden layers (as in RLPD), "
         "against value overestimation (README).",
     )
+    critic_time: bool = Field(
+        False, description="ptgm, ptgm-noprior: the high-level critics also see the fraction of "
+        "the episode left, and the time limit ends the episode for them (Pardo et al. 2018): "
+        "their values are what can still be earned in time (README).",
+    )
     episode_steps: int = Field(280, gt=0, description="Env steps per episode (the paper: 280).")
     grad_clip: float = Field(10.0, gt=0, description="Gradient-norm clip.")
     hidden: int = Field(
@@ -254,7 +259,8 @@ class TrainRLConfig(StageConfig):
     def of_run(cls, recorded: dict) -> TrainRLConfig:
         """A published run's config. Options the run predates take the values it was trained
         with, so that its networks rebuild with the architecture of its weights."""
-        return cls(**({"next_value": "sampled", "critic_layer_norm": False} | recorded))
+        return cls(**({"next_value": "sampled", "critic_layer_norm": False,
+                        "critic_time": False} | recorded))
 
 
 class EvalConfig(StageConfig):

@@ -65,6 +65,7 @@ def build(config: TrainRLConfig, workspace: Workspace) -> RLSetup:
         kl=config.kl, value_ceiling=value_ceiling,
         expected_next_value=config.next_value == "expected",
         critic_layer_norm=config.critic_layer_norm,
+        episode_steps=config.episode_steps if config.critic_time else None,
     )
     options = goal_options(policy, codebook, prior.features, config.hl_interval,
                            sample=config.low_level_actions == "sample")

@@ -32,6 +32,13 @@ exponential divergence that four of six 500-code runs without it showed (README)
 slower overestimation below the ceiling. ptgm-noprior's entropy bonus has no such bound, so
 it has no ceiling.
 
+Critics that know the time (`--critic-time`, Pardo et al. 2018, "Time Limits in Reinforcement
+Learning") also take the fraction of the episode left, and the time limit ends the episode for
+them (d = 1 there): their values are what can still be earned in the steps left. Without it a
+state's value is what could be earned with no time limit, so an option that holds the arm where
+it is loses only a factor gamma against one that makes progress; within 280 steps for four
+subtasks, time is what runs out. The policy keeps the prior's inputs (its state alone).
+
 The policy loss uses the critics' values from before their update in the same step, as SPiRL's
 SAC agent (on which the paper's code is built) computes all losses first and then steps; it also
 spares two critic passes.
@@ -131,23 +138,27 @@ class QNetwork(nn.Module):
 
     With `layer_norm` each hidden layer is normalised before its ReLU, as in RLPD's critics
     (Ball et al. 2023), where it curbed the value overestimation that made critics diverge.
+    With `time_input` the fraction of the episode left is one more input.
     """
 
     def __init__(self, input_mean: torch.Tensor, input_std: torch.Tensor, n_codes: int,
-                 hidden: int, layers: int, layer_norm: bool):
+                 hidden: int, layers: int, layer_norm: bool, time_input: bool = False):
         super().__init__()
         self.register_buffer("input_mean", input_mean.clone())
         self.register_buffer("input_std", input_std.clone())
         blocks: list[nn.Module] = []
-        width = input_mean.numel()
+        width = input_mean.numel() + int(time_input)
         for _ in range(layers):
             norm = [nn.LayerNorm(hidden)] if layer_norm else []
             blocks += [nn.Linear(width, hidden), *norm, nn.ReLU()]
             width = hidden
         self.net = nn.Sequential(*blocks, nn.Linear(width, n_codes))
 
-    def forward(self, states: torch.Tensor) -> torch.Tensor:
-        return self.net((states - self.input_mean) / self.input_std)
+    def forward(self, states: torch.Tensor, time_left: torch.Tensor | None = None) -> torch.Tensor:
+        inputs = (states - self.input_mean) / self.input_std
+        if time_left is not None:
+            inputs = torch.cat([inputs, time_left[:, None]], dim=1)
+        return self.net(inputs)
 
 
 def fresh_copy(network: nn.Module) -> nn.Module:
@@ -167,7 +178,8 @@ class DiscreteSAC(SACAgent):
     ptgm-noprior, in which case `target` is minus the target entropy. `kl` names the direction
     of the divergence to the prior (`KL_DIRECTIONS`). `value_ceiling` bounds the critic
     targets (None: unbounded); `expected_next_value` picks the expectation over the next code
-    rather than a sample; `critic_layer_norm` normalises the critics' hidden layers.
+    rather than a sample; `critic_layer_norm` normalises the critics' hidden layers;
+    `episode_steps`, if given, is the time limit the critics are told about (None: they are not).
     """
 
     action_shape: tuple[int, ...] = ()
@@ -177,14 +189,16 @@ class DiscreteSAC(SACAgent):
                  input_std: torch.Tensor, n_codes: int, *, target: float, gamma: float,
                  tau: float, lr: float, grad_clip: float, hidden: int, critic_layers: int,
                  kl: str, value_ceiling: float | None, expected_next_value: bool,
-                 critic_layer_norm: bool):
+                 critic_layer_norm: bool, episode_steps: int | None = None):
         self.prior = prior
+        self.episode_steps = episode_steps
         self.kl = KL_DIRECTIONS[kl]
         self.target, self.gamma, self.tau, self.grad_clip = target, gamma, tau, grad_clip
         self.value_ceiling, self.expected_next_value = value_ceiling, expected_next_value
         self.policy = policy.eval()
         self.critics = nn.ModuleList(
-            [QNetwork(input_mean, input_std, n_codes, hidden, critic_layers, critic_layer_norm)
+            [QNetwork(input_mean, input_std, n_codes, hidden, critic_layers, critic_layer_norm,
+                      time_input=episode_steps is not None)
              for _ in range(2)]
         )
         self.target_critics = copy.deepcopy(self.critics)
@@ -202,6 +216,10 @@ class DiscreteSAC(SACAgent):
         return {"policy": self.policy_optimizer, "critic": self.critic_optimizer,
                 "alpha": self.alpha_optimizer}
 
+    def time_left(self, steps: torch.Tensor) -> torch.Tensor | None:
+        """The critics' time input: the fraction of the episode left after `steps` env steps."""
+        return None if self.episode_steps is None else 1 - steps / self.episode_steps
+
     def divergence(self, states: torch.Tensor, log_pi: torch.Tensor) -> torch.Tensor:
         if self.prior is None:
             return negative_entropy(log_pi)
@@ -216,18 +234,26 @@ class DiscreteSAC(SACAgent):
         log_pi = F.log_softmax(self.policy(torch.as_tensor(states, dtype=torch.float32)), dim=-1)
         return sample_codes(probabilities(log_pi), generator).numpy()
 
+    @torch.no_grad()
+    def critic_targets(self, batch, alpha: torch.Tensor,
+                       generator: torch.Generator) -> torch.Tensor:
+        next_log_pi = F.log_softmax(self.policy(batch.next_states), dim=-1)
+        next_codes = (None if self.expected_next_value
+                      else sample_codes(probabilities(next_log_pi), generator))
+        next_time_left = self.time_left(batch.next_steps)
+        next_q_min = torch.min(*(q(batch.next_states, next_time_left)
+                                 for q in self.target_critics))
+        values = next_value(next_q_min, next_log_pi,
+                            self.divergence(batch.next_states, next_log_pi), alpha, next_codes)
+        ended = batch.terminated
+        if next_time_left is not None:  # the time limit ends the episode for these critics
+            ended = torch.maximum(ended, (next_time_left <= 0).float())
+        return critic_target(batch.rewards, ended, values, self.gamma, self.value_ceiling)
+
     def update(self, batch, generator: torch.Generator) -> dict[str, float]:
         alpha = self.log_alpha.exp().detach()
-        with torch.no_grad():
-            next_log_pi = F.log_softmax(self.policy(batch.next_states), dim=-1)
-            next_codes = (None if self.expected_next_value
-                          else sample_codes(probabilities(next_log_pi), generator))
-            next_q_min = torch.min(*(q(batch.next_states) for q in self.target_critics))
-            values = next_value(next_q_min, next_log_pi,
-                                self.divergence(batch.next_states, next_log_pi), alpha, next_codes)
-            target = critic_target(batch.rewards, batch.terminated, values, self.gamma,
-                                   self.value_ceiling)
-        q_all = [q(batch.states) for q in self.critics]
+        target = self.critic_targets(batch, alpha, generator)
+        q_all = [q(batch.states, self.time_left(batch.steps)) for q in self.critics]
         q_taken = [q.gather(1, batch.actions[:, None]).squeeze(1) for q in q_all]
         critic_loss = sum(0.5 * F.mse_loss(q, target) for q in q_taken)
         self._step(self.critic_optimizer, critic_loss, self.critics)

@@ -6,7 +6,8 @@ transition it yields is (state at the decision, the decision that was actually e
 the env rewards, state where it ended, terminated). The paper's code stored the *next* decision's
 index as the action of a transition; here each env keeps the decision it is executing, so the
 stored one is always the executed one. A time-limit truncation ends the option without setting
-`terminated`, so the critic bootstraps from the truncated state.
+`terminated`, so the critic bootstraps from the truncated state, unless it knows the time: each
+transition also records how many env steps of its episode had passed at its start and at its end.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class Transitions:
     rewards: np.ndarray
     next_states: np.ndarray
     terminated: np.ndarray
+    steps: np.ndarray  # env steps of the episode before the decision
+    next_steps: np.ndarray  # env steps of the episode when the option ended
 
     def __len__(self) -> int:
         return len(self.rewards)
@@ -159,12 +162,16 @@ class Rollout:
         state.option_rewards += result.rewards
         state.option_steps += 1
         ended = np.flatnonzero(result.done | (state.option_steps >= self.options.interval))
+        # episode_lengths does not count this step yet (`_record_episodes` runs next).
+        next_steps = state.episode_lengths[ended] + 1
         transitions = Transitions(
             states=state.start_states[ended].copy(),
             decisions=state.decisions[ended].copy(),
             rewards=state.option_rewards[ended].astype(np.float32),
             next_states=self.options.features(result.final_observations[ended]),
             terminated=result.terminated[ended].astype(np.float32),
+            steps=(next_steps - state.option_steps[ended]).astype(np.float32),
+            next_steps=next_steps.astype(np.float32),
         )
         state.option_steps[ended] = 0
         state.option_rewards[ended] = 0.0

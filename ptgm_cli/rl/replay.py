@@ -1,9 +1,11 @@
-"""A circular replay buffer of (state, action, reward, next state, terminated) transitions.
+"""A circular replay buffer of (state, action, reward, next state, terminated, steps, next steps)
+transitions.
 
 For PTGM a transition is one high-level step: the code that was executed, the sum of the env
 rewards over its (up to) 10 env steps and the state where it ended. `terminated` is true only
 when the task ended the episode (all subtasks done); a time-limit truncation is stored as not
-terminated so that the target bootstraps from the next state.
+terminated. `steps` and `next_steps` are the env steps of the episode at the transition's start
+and end, for critics that know the time left.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ class Batch:
     rewards: torch.Tensor
     next_states: torch.Tensor
     terminated: torch.Tensor
+    steps: torch.Tensor
+    next_steps: torch.Tensor
 
 
 class ReplayBuffer:
@@ -32,6 +36,8 @@ class ReplayBuffer:
         self.rewards = np.zeros(capacity, np.float32)
         self.next_states = np.zeros((capacity, state_dim), np.float32)
         self.terminated = np.zeros(capacity, np.float32)
+        self.steps = np.zeros(capacity, np.float32)
+        self.next_steps = np.zeros(capacity, np.float32)
         self.position = 0
         self.size = 0
 
@@ -40,11 +46,12 @@ class ReplayBuffer:
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {"states": self.states, "actions": self.actions, "rewards": self.rewards,
-                "next_states": self.next_states, "terminated": self.terminated}
+                "next_states": self.next_states, "terminated": self.terminated,
+                "steps": self.steps, "next_steps": self.next_steps}
 
-    def add(self, states, actions, rewards, next_states, terminated) -> None:
+    def add(self, states, actions, rewards, next_states, terminated, steps, next_steps) -> None:
         """Add a batch of transitions (leading dimension = number of transitions)."""
-        values = (states, actions, rewards, next_states, terminated)
+        values = (states, actions, rewards, next_states, terminated, steps, next_steps)
         count = len(rewards)
         indices = (self.position + np.arange(count)) % self.capacity
         for array, value in zip(self._arrays().values(), values, strict=True):
@@ -68,5 +75,7 @@ class ReplayBuffer:
         if size > self.capacity:
             raise ValueError(f"replay state holds {size} transitions, capacity {self.capacity}")
         for name, array in self._arrays().items():
-            array[:size] = state["arrays"][name]
+            # Checkpoints written before the step counts existed lack them; only critics that
+            # know the time read them, and such runs never wrote those checkpoints.
+            array[:size] = state["arrays"].get(name, 0)
         self.position, self.size = state["position"], size

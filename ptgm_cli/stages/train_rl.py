@@ -169,7 +169,8 @@ def run(config: TrainRLConfig, workspace: Workspace, force: bool = False) -> Art
                 counters.env_steps += config.num_envs
                 replay.add(tick.transitions.states, tick.transitions.decisions,
                            tick.transitions.rewards, tick.transitions.next_states,
-                           tick.transitions.terminated)
+                           tick.transitions.terminated, tick.transitions.steps,
+                           tick.transitions.next_steps)
                 counters.transitions += len(tick.transitions)
                 counters.pending_updates += min(
                     len(tick.transitions), max(0, counters.transitions - config.warmup))

@@ -29,7 +29,7 @@ def test_actor_updates_are_delayed():
     agent = make_agent()
     generator = torch.Generator().manual_seed(0)
     batch = Batch(torch.randn(8, 59), torch.rand(8, 9) * 2 - 1, torch.rand(8), torch.randn(8, 59),
-                  torch.zeros(8))
+                  torch.zeros(8), torch.zeros(8), torch.ones(8))
     actor_before = copy.deepcopy(agent.actor.state_dict())
     first = agent.update(batch, generator)
     assert "losses/actor" not in first

@@ -128,7 +128,8 @@ def test_negative_entropy_of_uniform():
     assert negative_entropy(uniform).item() == pytest.approx(-torch.log(torch.tensor(4.0)).item())
 
 
-def make_agent(with_prior: bool, kl: str = "prior-pi") -> tuple[DiscreteSAC, GoalPrior]:
+def make_agent(with_prior: bool, kl: str = "prior-pi",
+               episode_steps: int | None = None) -> tuple[DiscreteSAC, GoalPrior]:
     torch.manual_seed(0)
     prior = GoalPrior("qpos30", n_codes=4, hidden=16).eval()
     actor = copy.deepcopy(prior) if with_prior else fresh_copy(prior)
@@ -136,7 +137,7 @@ def make_agent(with_prior: bool, kl: str = "prior-pi") -> tuple[DiscreteSAC, Goa
                         prior.mlp.input_std, 4, target=5.0 if with_prior else -1.0, gamma=0.99,
                         tau=5e-3, lr=3e-4, grad_clip=10.0, hidden=32, critic_layers=5, kl=kl,
                         value_ceiling=4.0 if with_prior else None, expected_next_value=True,
-                        critic_layer_norm=True)
+                        critic_layer_norm=True, episode_steps=episode_steps)
     return agent, prior
 
 
@@ -146,7 +147,8 @@ def random_batch(size: int = 8) -> Batch:
                  actions=torch.randint(0, 4, (size,), generator=generator),
                  rewards=torch.rand(size, generator=generator),
                  next_states=torch.randn(size, 30, generator=generator),
-                 terminated=torch.zeros(size))
+                 terminated=torch.zeros(size),
+                 steps=torch.full((size,), 100.0), next_steps=torch.full((size,), 110.0))
 
 
 def test_ptgm_policy_starts_as_the_prior():
@@ -156,6 +158,27 @@ def test_ptgm_policy_starts_as_the_prior():
     layers = agent.critics[0].net
     assert sum(isinstance(layer, torch.nn.LayerNorm) for layer in layers) == 5
     assert len(layers) == 3 * 5 + 1  # 5 hidden layers (linear, norm, ReLU) and the head
+
+
+@pytest.mark.parametrize("time_aware", [True, False])
+def test_only_critics_that_know_the_time_stop_bootstrapping_at_the_time_limit(time_aware):
+    agent, _ = make_agent(with_prior=True, episode_steps=110 if time_aware else None)
+    batch = random_batch()
+    alpha = torch.tensor(0.1)
+    at_the_limit = agent.critic_targets(batch, alpha, torch.Generator())
+    assert torch.equal(at_the_limit, batch.rewards) == time_aware
+    batch.next_steps -= 10  # 10 steps left: both bootstrap
+    assert not torch.equal(agent.critic_targets(batch, alpha, torch.Generator()), batch.rewards)
+
+
+def test_time_aware_critics_see_the_fraction_of_the_episode_left():
+    agent, _ = make_agent(with_prior=True, episode_steps=280)
+    critic, states = agent.critics[0], torch.randn(3, 30)
+    assert critic.net[0].in_features == 30 + 1
+    early, late = (critic(states, agent.time_left(torch.full((3,), step))) for step in (0., 270.))
+    assert not torch.allclose(early, late)
+    torch.testing.assert_close(agent.time_left(torch.tensor([0., 70., 280.])),
+                               torch.tensor([1., 0.75, 0.]))
 
 
 def test_noprior_policy_is_freshly_initialised_but_keeps_the_input_standardisation():

@@ -49,6 +49,10 @@ def test_transitions_store_the_executed_decision_and_summed_rewards(envs):
         assert not tick.transitions.terminated.any()  # truncation: bootstrap
     assert ended[0][1].transitions.decisions.tolist() == [0, 1]
     assert ended[1][1].transitions.decisions.tolist() == [2, 3]
+    # The episode's env steps at each option's start and end, for critics that know the time.
+    assert [tick.transitions.steps.tolist() for _, tick in ended] == [[0, 0], [10, 10], [20, 20]]
+    assert [tick.transitions.next_steps.tolist() for _, tick in ended] == [
+        [10, 10], [20, 20], [25, 25]]
     episodes = ticks[-1].episodes
     assert [e.seed for e in episodes] == [0, 10]
     assert all(e.length == EPISODE_STEPS for e in episodes)

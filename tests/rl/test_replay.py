@@ -7,7 +7,7 @@ from ptgm_cli.rl.replay import ReplayBuffer
 def fill(buffer: ReplayBuffer, start: int, count: int) -> None:
     values = np.arange(start, start + count, dtype=np.float32)
     buffer.add(np.repeat(values[:, None], 3, 1), values.astype(np.int64), values,
-               np.repeat(values[:, None] + 1, 3, 1), np.zeros(count))
+               np.repeat(values[:, None] + 1, 3, 1), np.zeros(count), values, values + 10)
 
 
 def test_circular_overwrite_keeps_the_newest():
@@ -26,6 +26,8 @@ def test_sample_keeps_transitions_together():
     assert torch.equal(batch.states[:, 0], batch.rewards)
     assert torch.equal(batch.next_states[:, 0], batch.rewards + 1)
     assert torch.equal(batch.actions.float(), batch.rewards)
+    assert torch.equal(batch.steps, batch.rewards) and torch.equal(batch.next_steps,
+                                                                  batch.rewards + 10)
 
 
 def test_state_dict_round_trip():
