@@ -34,5 +34,6 @@ def test_invalid_values_are_user_errors():
 def test_a_run_rebuilds_with_the_critic_settings_it_was_trained_with():
     predates_them = TrainRLConfig.of_run({"seed": 3})
     assert predates_them.next_value == "sampled" and not predates_them.critic_layer_norm
+    assert not predates_them.critic_time
     recorded = TrainRLConfig(seed=3).model_dump(mode="json")
     assert TrainRLConfig.of_run(recorded) == TrainRLConfig(seed=3)
