@@ -210,10 +210,11 @@ class TrainRLConfig(StageConfig):
         "codes (exact), or at one code sampled from it (the paper's code).",
     )
     target_divergence: float = Field(
-        0.3,
+        1.0,
         description="ptgm: alpha is tuned so that the KL to the prior tracks this value. The "
-        "paper uses 5; with 500 codes, at 1 alpha fell to 0.05, the nearly greedy policy followed "
-        "the critics' errors and their values diverged; at 0.3 they stayed bounded (README).",
+        "paper uses 5 (with 50 codes). With 500 codes and critics that know the time, 1 leaves "
+        "the policy free to drop the prior's codes that hold the arm still; without the time, "
+        "the critics overestimated at 1 and 0.3 was needed (README).",
     )
     target_entropy: float | None = Field(
         None,
@@ -226,7 +227,7 @@ class TrainRLConfig(StageConfig):
         "against value overestimation (README).",
     )
     critic_time: bool = Field(
-        False, description="ptgm, ptgm-noprior: the high-level critics also see the fraction of "
+        True, description="ptgm, ptgm-noprior: the high-level critics also see the fraction of "
         "the episode left, and the time limit ends the episode for them (Pardo et al. 2018): "
         "their values are what can still be earned in time (README).",
     )
