@@ -253,7 +253,8 @@ class DiscreteSAC(SACAgent):
     def update(self, batch, generator: torch.Generator) -> dict[str, float]:
         alpha = self.log_alpha.exp().detach()
         target = self.critic_targets(batch, alpha, generator)
-        q_all = [q(batch.states, self.time_left(batch.steps)) for q in self.critics]
+        time_left = self.time_left(batch.steps)
+        q_all = [q(batch.states, time_left) for q in self.critics]
         q_taken = [q.gather(1, batch.actions[:, None]).squeeze(1) for q in q_all]
         critic_loss = sum(0.5 * F.mse_loss(q, target) for q in q_taken)
         self._step(self.critic_optimizer, critic_loss, self.critics)
