@@ -3,7 +3,9 @@
 Bare: the same worker processes stepped with uniform random actions and nothing else. The loop
 is measured twice on the default network sizes: during warm-up (collection with the frozen
 low-level policy only) and while learning (one gradient step per high-level transition, batch
-256, 5x256 critics); one gradient step is also timed alone. Prints JSON. Pre-trained models come
+256, 5x256 critics); one gradient step is also timed alone, which bounds the learning loop: at
+one gradient step per `hl_interval` env steps it can go no faster than `hl_interval` env steps
+per gradient step's time, even if the envs cost nothing. Prints JSON. Pre-trained models come
 from `--workspace` (read only: the artifacts are linked into a scratch workspace), or tiny ones
 are trained first.
 """
@@ -119,6 +121,7 @@ def main() -> None:
 
         torch.set_num_threads(learner_threads(args.num_envs))
         update_ms = update_milliseconds(workspace, args.codebook, args.prior)
+        learner_bound = TrainRLConfig().hl_interval * 1000 / update_ms
     print(json.dumps({
         "num_envs": args.num_envs,
         "cpu_count": cpu_count(),
@@ -129,8 +132,10 @@ def main() -> None:
                         "train_rl_warmup": round(collecting, 1),
                         "train_rl_learning": round(learning, 1)},
         "learner_ms_per_gradient_step": round(update_ms, 1),
+        "learner_bound_steps_per_s": round(learner_bound, 1),
         "warmup_over_bare": round(collecting / bare, 3),
         "learning_over_bare": round(learning / bare, 3),
+        "learner_bound_over_bare": round(learner_bound / bare, 3),
     }, indent=2))
 
 
