@@ -56,11 +56,18 @@ def _cli_annotation(annotation: Any) -> Any:
     return str  # tuples are given comma-separated
 
 
+ARGUMENT = "positional_argument"
+
+
 def stage_command(
     command: str, config_cls: type[StageConfig], module: str, help_text: str,
-    summarise: Callable[[Any], None] | None = None,
+    summarise: Callable[[Any], None] | None = None, argument: str | None = None,
 ) -> None:
-    """Register `ptgm <command>`: one option per config field, plus --config and --force."""
+    """Register `ptgm <command>`: one option per config field, plus --config and --force.
+
+    `argument` names a field that may also be given as the command's one positional argument
+    (`ptgm eval ptgm-seed0` for `ptgm eval --run ptgm-seed0`).
+    """
     parameters = [
         inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
         inspect.Parameter(
@@ -74,6 +81,12 @@ def stage_command(
             default=typer.Option(False, "--force", help="Replace an existing artifact."),
         ),
     ]
+    if argument is not None:
+        parameters.insert(1, inspect.Parameter(
+            ARGUMENT, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str | None,
+            default=typer.Argument(None, metavar=argument.upper(), show_default=False,
+                                   help=f"Same as --{argument}."),
+        ))
     for field_name, field in config_cls.model_fields.items():
         flag = "--" + field_name.replace("_", "-")
         annotation = _cli_annotation(field.annotation)
@@ -90,6 +103,12 @@ def stage_command(
         ))
 
     def run_stage(ctx: typer.Context, config_file: Path | None, force: bool, **flags) -> None:
+        positional = flags.pop(ARGUMENT, None)
+        if positional is not None:
+            if flags[argument] not in (None, positional):
+                raise PtgmError(f"ptgm {command} got both {positional!r} and "
+                                f"--{argument} {flags[argument]!r}; give one")
+            flags[argument] = positional
         file_values = read_config_file(config_file) if config_file else {}
         config = resolve_config(config_cls, file_values, flags, command)
         stage = importlib.import_module(f"ptgm_cli.stages.{module}")
@@ -126,7 +145,8 @@ STAGES = (
      "Evaluate an RL run: completed subtasks, per-subtask success, optional video."),
 )
 for _command, _config_cls, _module, _help in STAGES:
-    stage_command(_command, _config_cls, _module, _help, summarise=_published)
+    stage_command(_command, _config_cls, _module, _help, summarise=_published,
+                  argument="run" if _command == "eval" else None)
 
 
 def _find(workspace: Workspace, name: str, kinds: tuple[str, ...] = ARTIFACT_KINDS):

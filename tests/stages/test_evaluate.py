@@ -18,8 +18,8 @@ def trained_workspace(pretrained_workspace):
 
 def test_eval_records_seeds_and_success_and_writes_a_video(trained_workspace, tmp_path):
     video = tmp_path / "eval.mp4"
-    result = run_cli(trained_workspace, "eval", "--run", "ptgm-seed0", "--episodes", "3",
-                  "--seed", "40", "--video", str(video), "--video-episodes", "1")
+    result = run_cli(trained_workspace, "eval", "ptgm-seed0", "--episodes", "3", "--seed", "40",
+                     "--video", str(video), "--video-episodes", "1")
     assert result.returncode == 0, result.stderr
     assert "completed subtasks over 3 episodes" in result.stderr
     artifact = trained_workspace.load("eval", "ptgm-seed0")
@@ -48,3 +48,10 @@ def test_eval_is_reproducible(trained_workspace):
 def test_eval_of_a_missing_run_names_the_fix(trained_workspace):
     result = run_cli(trained_workspace, "eval", "--run", "nothing")
     assert result.returncode == 1 and "ptgm train-rl" in result.stderr
+
+
+def test_eval_takes_the_run_as_argument_or_option_but_not_two_different_ones(tmp_path):
+    result = run_cli(tmp_path, "eval", "ptgm-seed0", "--run", "sac-seed0")
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: ptgm eval got both 'ptgm-seed0' and --run "
+                                     "'sac-seed0'; give one")
