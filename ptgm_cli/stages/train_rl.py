@@ -15,10 +15,13 @@ The run lives in `<workspace>/rl/.runs/<name>/` and becomes the `rl` artifact at
 
 from __future__ import annotations
 
+import fcntl
 import math
 import shutil
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -77,11 +80,32 @@ class Counters:
 
 def run(config: TrainRLConfig, workspace: Workspace, force: bool = False) -> Artifact:
     name = check_name(config.run_name)
-    if workspace.exists("rl", name) and not force:
-        raise PtgmError(f"rl {name!r} already exists in {workspace.root}; pass --force to "
-                        "replace it or choose another --name")
     run_dir = workspace.root / "rl" / RUNS_DIR / name
-    saved = _open_run_folder(run_dir, config, force)
+    with _exclusive(run_dir, name):
+        if workspace.exists("rl", name) and not force:
+            raise PtgmError(f"rl {name!r} already exists in {workspace.root}; pass --force to "
+                            "replace it or choose another --name")
+        saved = _open_run_folder(run_dir, config, force)
+        return _train(config, workspace, name, run_dir, saved, force)
+
+
+@contextmanager
+def _exclusive(run_dir: Path, name: str) -> Iterator[None]:
+    """Hold the run's lock while it trains: a second process on the same run (say, `make
+    reproduce` started twice) would write over its folder. The lock file sits beside the
+    folder, which starting over deletes."""
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(run_dir.parent / f"{name}.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PtgmError(f"run {name!r} is training in another process; wait for it to "
+                            "finish or stop it") from None
+        yield
+
+
+def _train(config: TrainRLConfig, workspace: Workspace, name: str, run_dir: Path,
+           saved: dict | None, force: bool) -> Artifact:
     seed_everything(config.seed)
     torch.set_num_threads(learner_threads(config.num_envs))
 

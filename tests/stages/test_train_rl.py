@@ -83,6 +83,26 @@ def test_killed_run_resumes_to_the_same_parameters(pretrained_workspace):
     assert whole_metrics == cut_metrics
 
 
+def test_a_run_training_in_another_process_cannot_be_started_again(pretrained_workspace):
+    workspace = pretrained_workspace
+    first = subprocess.Popen(
+        cli_command(workspace, "train-rl", "--name", "busy", *TINY, "--env-steps", "100000"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_folder = workspace.root / "rl" / ".runs" / "busy"
+    try:
+        while not (run_folder / "metrics.jsonl").exists() and first.poll() is None:
+            time.sleep(0.02)
+        second = run_cli(workspace, "train-rl", "--name", "busy", *TINY, "--force")
+        assert first.poll() is None, "the first run ended before the second started"
+    finally:
+        first.kill()
+        first.wait()
+    assert second.returncode == 1
+    assert second.stderr.strip() == ("error: run 'busy' is training in another process; wait "
+                                     "for it to finish or stop it")
+    assert (run_folder / "metrics.jsonl").exists()  # --force did not start it over
+
+
 def test_wandb_without_the_package_is_a_one_line_error(pretrained_workspace):
     if importlib.util.find_spec("wandb") is not None:
         pytest.skip("wandb is installed")
