@@ -81,7 +81,7 @@ class Counters:
 def run(config: TrainRLConfig, workspace: Workspace, force: bool = False) -> Artifact:
     name = check_name(config.run_name)
     run_dir = workspace.root / "rl" / RUNS_DIR / name
-    with _exclusive(run_dir, name):
+    with _exclusive(run_dir):
         if workspace.exists("rl", name) and not force:
             raise PtgmError(f"rl {name!r} already exists in {workspace.root}; pass --force to "
                             "replace it or choose another --name")
@@ -90,16 +90,16 @@ def run(config: TrainRLConfig, workspace: Workspace, force: bool = False) -> Art
 
 
 @contextmanager
-def _exclusive(run_dir: Path, name: str) -> Iterator[None]:
+def _exclusive(run_dir: Path) -> Iterator[None]:
     """Hold the run's lock while it trains: a second process on the same run (say, `make
     reproduce` started twice) would write over its folder. The lock file sits beside the
     folder, which starting over deletes."""
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(run_dir.parent / f"{name}.lock", "a") as lock:
+    with open(run_dir.with_name(f"{run_dir.name}.lock"), "a") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise PtgmError(f"run {name!r} is training in another process; wait for it to "
+            raise PtgmError(f"run {run_dir.name!r} is training in another process; wait for it to "
                             "finish or stop it") from None
         yield
 
