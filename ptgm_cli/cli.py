@@ -144,9 +144,11 @@ STAGES = (
     ("eval", configs.EvalConfig, "evaluate",
      "Evaluate an RL run: completed subtasks, per-subtask success, optional video."),
 )
+# Fields that a command also takes as its positional argument.
+POSITIONAL_ARGUMENTS = {"eval": "run"}
 for _command, _config_cls, _module, _help in STAGES:
     stage_command(_command, _config_cls, _module, _help, summarise=_published,
-                  argument="run" if _command == "eval" else None)
+                  argument=POSITIONAL_ARGUMENTS.get(_command))
 
 
 def _find(workspace: Workspace, name: str, kinds: tuple[str, ...] = ARTIFACT_KINDS):
