@@ -6,7 +6,7 @@ WORKSPACE ?= workspace
 PTGM = $(BIN)/ptgm --workspace $(WORKSPACE)
 export MUJOCO_GL ?= egl
 
-.PHONY: setup test quick reproduce bench clean
+.PHONY: setup test test-quick quick reproduce bench clean
 
 setup: $(VENV)/.installed
 
@@ -21,6 +21,10 @@ $(VENV)/.installed: pyproject.toml
 test: setup
 	$(BIN)/python -m pytest -q
 
+# Everything but the tests marked slow (the stages end to end, the pre-trained fixtures): < 1 min.
+test-quick: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
 # The whole pipeline at a tiny budget (a few minutes), in its own workspace.
 quick: WORKSPACE = workspace-quick
 quick: setup
@@ -29,8 +33,8 @@ quick: setup
 	$(PTGM) train-policy --epochs 1 --force
 	$(PTGM) train-prior --epochs 1 --force
 	$(PTGM) eval-policy --states 50 --subtask-trials 5 --force
-	$(PTGM) train-rl --env-steps 3000 --warmup 100 --checkpoint-every 1000 --eval-every 1500 \
-		--eval-episodes 2 --force
+	$(PTGM) train-rl --env-steps 3000 --warmup-transitions 100 --checkpoint-every 1000 \
+		--eval-every 1500 --eval-episodes 2 --force
 	$(PTGM) eval --run ptgm-seed0 --episodes 4 --force
 	$(PTGM) plot ptgm-seed0 --out $(WORKSPACE)/curves.png
 	$(PTGM) status

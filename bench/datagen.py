@@ -1,8 +1,9 @@
 """Scripted data generation steps/s next to bare env steps/s, in one process, as JSON.
 
-Generation runs the expert (controller + skills) and records every state; the bare figures step
-`FrankaKitchen-v1` and ptgm's KitchenEnv with random actions. All on one core, so the ratio is
-the cost of the expert; `ptgm fetch-data` multiplies the generation rate by its workers.
+Generation runs the expert (controller + skills) with `fetch-data`'s default options and records
+every state; the bare figures step `FrankaKitchen-v1` and ptgm's KitchenEnv with random actions.
+All on one core, so the ratio is the cost of the expert; `ptgm fetch-data` multiplies the
+generation rate by its workers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 import gymnasium as gym
 import numpy as np
 
+from ptgm_cli.configs import FetchDataConfig
 from ptgm_cli.data.scripted_source import episode_seed, generate_episode
 from ptgm_cli.kitchen.env import KitchenEnv
 from ptgm_cli.kitchen.tasks import SUBTASKS
@@ -33,10 +35,13 @@ def main() -> None:
     parser.add_argument("--bare-steps", type=int, default=2000, help="Bare env steps to time.")
     args = parser.parse_args()
 
+    config = FetchDataConfig()
     env = KitchenEnv(tasks=SUBTASKS, ordered=False, max_episode_steps=None)
     started, steps = time.perf_counter(), 0
     for index in range(args.episodes):
-        episode = generate_episode(env, episode_seed(0, index), 4, False, 300)
+        episode = generate_episode(
+            env, episode_seed(config.seed, index), config.subtasks_per_episode,
+            config.allow_downstream_sequence, config.max_skill_steps, config.action_noise)
         steps += episode.episodes.n_steps
     scripted = steps / (time.perf_counter() - started)
 

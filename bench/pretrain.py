@@ -23,7 +23,6 @@ from ptgm_cli.machine import cpu_count
 from ptgm_cli.models.policy import GoalPolicy, behaviour_cloning
 from ptgm_cli.models.prior import GoalPrior, classification
 from ptgm_cli.models.training import Examples, FitSettings, fit, seed_everything
-from ptgm_cli.report import console
 
 
 def random_examples(size: int, *makers) -> Examples:
@@ -35,7 +34,7 @@ def samples_per_second(model, objective, makers, steps: int, batch_size: int) ->
     settings = FitSettings(epochs=1, batch_size=batch_size, lr=1e-3, seed=0)
     train = random_examples(steps * batch_size, *makers)
     validation = random_examples(batch_size, *makers)
-    with tempfile.TemporaryDirectory() as log_dir, console.capture():
+    with tempfile.TemporaryDirectory() as log_dir:
         result = fit(model, objective, train, validation, settings, Path(log_dir), "bench")
     return result.samples_per_second
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ptgm_cli.algorithms import build, env_spec
 from ptgm_cli.configs import (
     BuildCodebookConfig,
     FetchDataConfig,
@@ -30,7 +31,7 @@ from ptgm_cli.configs import (
     TrainRLConfig,
 )
 from ptgm_cli.machine import cpu_count
-from ptgm_cli.rl.vec_env import EnvSpec, VecKitchenEnv
+from ptgm_cli.rl.vec_env import VecKitchenEnv
 from ptgm_cli.workspace import Workspace
 
 PRETRAINED_KINDS = ("dataset", "codebook", "policy", "prior")
@@ -38,8 +39,7 @@ PRETRAINED_KINDS = ("dataset", "codebook", "policy", "prior")
 
 def bare_steps_per_second(num_envs: int, env_steps: int) -> float:
     rng = np.random.default_rng(0)
-    spec = EnvSpec.of(TrainRLConfig())
-    with VecKitchenEnv(num_envs, spec) as envs:
+    with VecKitchenEnv(num_envs, env_spec(TrainRLConfig())) as envs:
         envs.reset(list(range(num_envs)))
         ticks = env_steps // num_envs
         started = time.perf_counter()
@@ -60,7 +60,6 @@ def loop_steps_per_second(workspace: Workspace, name: str, **overrides) -> float
 def update_milliseconds(workspace: Workspace, codebook: str, prior: str,
                         updates: int = 100) -> float:
     """One learner gradient step alone, on random transitions, with the loop's torch threads."""
-    from ptgm_cli.rl.build import build
     from ptgm_cli.rl.replay import ReplayBuffer
 
     config = TrainRLConfig(codebook=codebook, prior=prior)
@@ -114,9 +113,11 @@ def main() -> None:
         common = {"num_envs": args.num_envs, "env_steps": args.env_steps,
                   "codebook": args.codebook, "prior": args.prior}
         bare = bare_steps_per_second(args.num_envs, args.env_steps)
-        collecting = loop_steps_per_second(workspace, "bench-warmup", warmup=10**9, **common)
+        collecting = loop_steps_per_second(workspace, "bench-warmup",
+                                           warmup_transitions=10**9, **common)
         # Learning from the first transitions on: every transition costs a gradient step.
-        learning = loop_steps_per_second(workspace, "bench-learning", warmup=0, **common)
+        learning = loop_steps_per_second(workspace, "bench-learning", warmup_transitions=0,
+                                         **common)
         from ptgm_cli.stages.train_rl import learner_threads
 
         torch.set_num_threads(learner_threads(args.num_envs))

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from ptgm_cli import configs, report
 from ptgm_cli.config import StageConfig, config_to_toml, read_config_file, resolve_config
+from ptgm_cli.configs import ALGOS
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.manifests import ARTIFACT_KINDS
 from ptgm_cli.workspace import PRODUCER, Workspace
@@ -57,6 +58,30 @@ def _cli_annotation(annotation: Any) -> Any:
 
 
 ARGUMENT = "positional_argument"
+CONFIG_PANEL = "Config file and overwriting"
+
+
+def _option(field_name: str, field) -> Any:
+    """The Typer option of a config field. Its default is None, so that only the flags given
+    override a --config file; the config's own default is shown in the help text instead."""
+    flag = "--" + field_name.replace("_", "-")
+    annotation = _cli_annotation(field.annotation)
+    metavar = None
+    if annotation is bool:
+        flag, metavar = f"{flag}/--no-{flag[2:]}", ""
+    elif typing.get_origin(field.annotation) is typing.Literal:
+        metavar = "|".join(typing.get_args(field.annotation))
+    default = field.default
+    shown = ",".join(default) if isinstance(default, tuple) else default
+    if annotation is bool:
+        shown = flag.split("/")[0] if default else flag.split("/")[1]
+    help_text = field.description + ("" if shown is None else f" \\[default: {shown}]")
+    extra = field.json_schema_extra or {}
+    panel, algos = extra.get("panel"), extra.get("algos", ())
+    if panel and algos and f"({', '.join(algos)})" not in panel and len(algos) < len(ALGOS):
+        help_text = f"{', '.join(algos)}: {help_text}"
+    return typer.Option(None, flag, help=help_text, metavar=metavar, show_default=False,
+                        rich_help_panel=panel)
 
 
 def stage_command(
@@ -73,12 +98,14 @@ def stage_command(
         inspect.Parameter(
             "config_file", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
             default=typer.Option(
-                None, "--config", help="TOML file with any of these options; flags override it."
+                None, "--config", help="TOML file with any of these options; flags override it.",
+                rich_help_panel=CONFIG_PANEL,
             ),
         ),
         inspect.Parameter(
             "force", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-            default=typer.Option(False, "--force", help="Replace an existing artifact."),
+            default=typer.Option(False, "--force", help="Replace an existing artifact.",
+                                 metavar="", rich_help_panel=CONFIG_PANEL),
         ),
     ]
     if argument is not None:
@@ -88,18 +115,9 @@ def stage_command(
                                    help=f"Same as --{argument}."),
         ))
     for field_name, field in config_cls.model_fields.items():
-        flag = "--" + field_name.replace("_", "-")
-        annotation = _cli_annotation(field.annotation)
-        if annotation is bool:
-            flag = f"{flag}/--no-{flag[2:]}"
-        default = field.default
-        shown = ",".join(default) if isinstance(default, tuple) else default
         parameters.append(inspect.Parameter(
-            field_name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation | None,
-            default=typer.Option(
-                None, flag, help=field.description,
-                show_default=str(shown) if shown is not None else False,
-            ),
+            field_name, inspect.Parameter.KEYWORD_ONLY,
+            annotation=_cli_annotation(field.annotation) | None, default=_option(field_name, field),
         ))
 
     def run_stage(ctx: typer.Context, config_file: Path | None, force: bool, **flags) -> None:

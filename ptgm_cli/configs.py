@@ -165,83 +165,99 @@ class EvalPolicyConfig(StageConfig):
     seed: int = Field(0, ge=0, description="Seed of the state sampling and policy noise.")
 
 
+ALGOS = ("ptgm", "ptgm-noprior", "sac")
+HIERARCHICAL = ("ptgm", "ptgm-noprior")
+# --help panels of train-rl, in the order they are shown.
+RUN, TASK, MODELS, ALGORITHM, CRITICS, LOGGING = (
+    "What to run", "The task", "Pre-trained models (ptgm, ptgm-noprior)", "The algorithm",
+    "The critics (ptgm, ptgm-noprior)", "Logging and checkpoints",
+)
+
+
+def rl_option(default, description: str, panel: str, algos: tuple[str, ...] = ALGOS,
+              **constraints):
+    """A train-rl field: its --help panel and the algorithms it applies to."""
+    return Field(default, description=description,
+                 json_schema_extra={"panel": panel, "algos": algos}, **constraints)
+
+
 class TrainRLConfig(StageConfig):
-    name: str | None = Field(
-        None, description="Name of the run artifact; default '<algo>-seed<seed>'."
-    )
-    algo: Literal["ptgm", "ptgm-noprior", "sac"] = Field(
+    """One option set per algorithm: an option given for an algorithm it does not apply to is
+    refused, and a run records only the options of its algorithm (`recorded`)."""
+
+    algo: Literal["ptgm", "ptgm-noprior", "sac"] = rl_option(
         "ptgm",
-        description="ptgm: SAC over codes with KL to the prior; ptgm-noprior: no KL, no prior "
-        "initialisation; sac: flat SAC on the 9-dim actions.",
+        "ptgm: SAC over codes with KL to the prior; ptgm-noprior: no KL, no prior "
+        "initialisation; sac: flat SAC on the 9-dim actions.", RUN,
     )
-    seed: int = Field(0, ge=0, description="Seed of the run.")
-    env_steps: int = Field(1_500_000, gt=0, description="Environment steps to train for.")
-    tasks: tuple[str, ...] = Field(
-        DOWNSTREAM_TASKS, description="Downstream subtasks, comma-separated."
-    )
-    any_order: bool = Field(False, description="Count subtasks in any order.")
-    num_envs: int = Field(2, gt=0, description="Environments stepped in parallel processes.")
-    policy: str = Field("default", description="Frozen low-level policy artifact.")
-    prior: str = Field("default", description="Goal prior artifact.")
-    codebook: str = Field("default", description="Codebook artifact.")
-    hl_interval: int = Field(10, gt=0, description="Env steps per high-level decision.")
-    low_level_actions: LowLevelActions = Field(
+    name: str | None = rl_option(
+        None, "Name of the run artifact; default '<algo>-seed<seed>'.", RUN)
+    seed: int = rl_option(0, "Seed of the run.", RUN, ge=0)
+    env_steps: int = rl_option(1_500_000, "Environment steps to train for.", RUN, gt=0)
+    num_envs: int = rl_option(2, "Environments stepped in parallel processes.", RUN, gt=0)
+    resume: bool = rl_option(False, "Continue this run from its last checkpoint.", RUN)
+    tasks: tuple[str, ...] = rl_option(
+        DOWNSTREAM_TASKS, "Downstream subtasks, comma-separated.", TASK)
+    any_order: bool = rl_option(False, "Count subtasks in any order.", TASK)
+    episode_steps: int = rl_option(
+        280, "Env steps per episode (the paper: 280).", TASK, gt=0)
+    policy: str = rl_option("default", "Frozen low-level policy artifact.", MODELS, HIERARCHICAL)
+    prior: str = rl_option("default", "Goal prior artifact.", MODELS, HIERARCHICAL)
+    codebook: str = rl_option("default", "Codebook artifact.", MODELS, HIERARCHICAL)
+    hl_interval: int = rl_option(
+        10, "Env steps per high-level decision.", MODELS, HIERARCHICAL, gt=0)
+    low_level_actions: LowLevelActions = rl_option(
         "mean",
-        description="The frozen low-level policy acts with its Gaussian's mean, or samples from "
-        "it as the paper does (its std also models the data's action noise).",
+        "The frozen low-level policy acts with its Gaussian's mean, or samples from it as the "
+        "paper does (its std also models the data's action noise).", MODELS, HIERARCHICAL,
     )
-    gamma: float = Field(0.99, gt=0, le=1, description="Discount per high-level step.")
-    lr: float = Field(3e-4, gt=0, description="Adam learning rate of actor, critics, alpha.")
-    batch_size: int = Field(256, gt=0, description="Minibatch size.")
-    tau: float = Field(5e-3, gt=0, le=1, description="Target-critic soft-update rate.")
-    buffer_size: int = Field(1_000_000, gt=0, description="Replay capacity (transitions).")
-    warmup: int = Field(
-        5_000, ge=0, description="Transitions collected before learning starts."
+    gamma: float = rl_option(
+        0.99, "Discount per decision (per high-level step; per env step for sac).", ALGORITHM,
+        gt=0, le=1,
     )
-    kl: Literal["prior-pi", "pi-prior"] = Field(
-        "prior-pi",
-        description="ptgm: direction of the KL to the prior. prior-pi: KL(prior || pi), the "
-        "paper's code; pi-prior: KL(pi || prior), which also charges pi for mass on codes the "
-        "prior rules out.",
+    lr: float = rl_option(
+        3e-4, "Adam learning rate of actor, critics, alpha.", ALGORITHM, HIERARCHICAL, gt=0)
+    batch_size: int = rl_option(256, "Minibatch size (transitions).", ALGORITHM, gt=0)
+    tau: float = rl_option(5e-3, "Target-critic soft-update rate.", ALGORITHM, gt=0, le=1)
+    buffer_transitions: int = rl_option(
+        1_000_000, "Replay capacity, in transitions (high-level ones, one per decision, for "
+        "ptgm and ptgm-noprior).", ALGORITHM, gt=0,
     )
-    next_value: Literal["expected", "sampled"] = Field(
-        "expected",
-        description="Next-state value in the critic target: the expectation over the policy's "
-        "codes (exact), or at one code sampled from it (the paper's code).",
+    warmup_transitions: int = rl_option(
+        5_000, "Transitions collected before learning starts (high-level ones, one per "
+        "decision, for ptgm and ptgm-noprior).", ALGORITHM, ge=0,
     )
-    target_divergence: float = Field(
+    target_divergence: float = rl_option(
         1.0,
-        description="ptgm: alpha is tuned so that the KL to the prior tracks this value. The "
-        "paper uses 5 (with 50 codes). With 500 codes and critics that know the time, 1 leaves "
-        "the policy free to drop the prior's codes that hold the arm still; without the time, "
-        "the critics overestimated at 1 and 0.3 was needed (README).",
+        "alpha is tuned so that the KL(prior || pi) tracks this value. The paper uses 5 (with "
+        "50 codes); with 500 codes and bounded critics, 1 leaves the policy free to drop the "
+        "prior's codes that hold the arm still (docs/design.md).", ALGORITHM, ("ptgm",), gt=0,
     )
-    target_entropy: float | None = Field(
+    target_entropy: float | None = rl_option(
         None,
-        description="ptgm-noprior and sac: alpha is tuned towards this policy entropy; default "
-        "0.98 log(n_codes) (discrete SAC, Christodoulou 2019) or -9 (sac, CleanRL).",
+        "alpha is tuned towards this policy entropy; default 0.98 log(n_codes) (discrete SAC, "
+        "Christodoulou 2019) or -9 (sac, CleanRL).", ALGORITHM, ("ptgm-noprior", "sac"),
     )
-    critic_layers: int = Field(5, gt=0, description="Hidden layers of the high-level critics.")
-    critic_layer_norm: bool = Field(
-        True, description="LayerNorm in the high-level critics' hidden layers (as in RLPD), "
-        "against value overestimation (README).",
+    grad_clip: float = rl_option(10.0, "Gradient-norm clip.", ALGORITHM, HIERARCHICAL, gt=0)
+    hidden: int = rl_option(
+        256, "Width of the critics (and of flat SAC's actor); the PTGM actor keeps the prior's "
+        "architecture.", ALGORITHM, gt=0,
     )
-    critic_time: bool = Field(
-        True, description="ptgm, ptgm-noprior: the high-level critics also see the fraction of "
-        "the episode left, and the time limit ends the episode for them (Pardo et al. 2018): "
-        "their values are what can still be earned in time (README).",
+    critics: Literal["bounded", "paper"] = rl_option(
+        "bounded",
+        "bounded: the expected next value over the policy's codes, LayerNorm in the hidden "
+        "layers, the fraction of the episode left as an input with no bootstrapping past the "
+        "time limit, and (ptgm) targets capped at the subtask count; paper: the paper's code's "
+        "critics (the value at one sampled next code, none of the rest). docs/design.md.",
+        CRITICS, HIERARCHICAL,
     )
-    episode_steps: int = Field(280, gt=0, description="Env steps per episode (the paper: 280).")
-    grad_clip: float = Field(10.0, gt=0, description="Gradient-norm clip.")
-    hidden: int = Field(
-        256, gt=0, description="Width of the critics (and of flat SAC's actor); the PTGM actor "
-        "keeps the prior's architecture."
-    )
-    checkpoint_every: int = Field(50_000, gt=0, description="Env steps between checkpoints.")
-    eval_every: int = Field(50_000, gt=0, description="Env steps between evaluations.")
-    eval_episodes: int = Field(10, ge=0, description="Episodes per periodic evaluation.")
-    resume: bool = Field(False, description="Continue this run from its last checkpoint.")
-    wandb: bool = Field(False, description="Also log to Weights & Biases.")
+    critic_layers: int = rl_option(
+        5, "Hidden layers of the high-level critics.", CRITICS, HIERARCHICAL, gt=0)
+    checkpoint_every: int = rl_option(
+        50_000, "Env steps between checkpoints.", LOGGING, gt=0)
+    eval_every: int = rl_option(50_000, "Env steps between evaluations.", LOGGING, gt=0)
+    eval_episodes: int = rl_option(10, "Episodes per periodic evaluation.", LOGGING, ge=0)
+    wandb: bool = rl_option(False, "Also log to Weights & Biases.", LOGGING)
 
     _split_tasks = field_validator("tasks", mode="before")(_split_names)
 
@@ -252,16 +268,33 @@ class TrainRLConfig(StageConfig):
             raise ValueError("at least one subtask is needed")
         return check_subtask_names(tasks)
 
+    @model_validator(mode="after")
+    def _options_apply_to_algo(self):
+        foreign = sorted(name for name in self.model_fields_set
+                         if self.algo not in applies_to(name))
+        if foreign:
+            options = ", ".join(flag(name) for name in foreign)
+            raise ValueError(f"{options} does not apply to --algo {self.algo}; see "
+                             "`ptgm train-rl --help` for each option's algorithms")
+        return self
+
     @property
     def run_name(self) -> str:
         return self.name or f"{self.algo}-seed{self.seed}"
 
-    @classmethod
-    def of_run(cls, recorded: dict) -> TrainRLConfig:
-        """A published run's config. Options the run predates take the values it was trained
-        with, so that its networks rebuild with the architecture of its weights."""
-        return cls(**({"next_value": "sampled", "critic_layer_norm": False,
-                        "critic_time": False} | recorded))
+    def recorded(self) -> dict:
+        """The options of this run's algorithm, as its manifest and checkpoints store them."""
+        return {name: value for name, value in self.model_dump(mode="json").items()
+                if self.algo in applies_to(name)}
+
+
+def applies_to(field_name: str) -> tuple[str, ...]:
+    """The algorithms a train-rl option applies to."""
+    return TrainRLConfig.model_fields[field_name].json_schema_extra["algos"]
+
+
+def flag(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
 
 
 class EvalConfig(StageConfig):

@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+# 2: train-rl records only the options of its algorithm; critics are one preset (--critics).
+SCHEMA_VERSION = 2
 ArtifactKind = Literal["dataset", "codebook", "policy", "prior", "rl", "eval"]
 ARTIFACT_KINDS: tuple[str, ...] = ArtifactKind.__args__
 

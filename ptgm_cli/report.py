@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -15,6 +16,10 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from ptgm_cli.models.training import FitResult, ProgressCallback
 
 console = Console(stderr=True)  # progress, logs and errors
 results = Console()  # what a command was asked to show: tables, summaries
@@ -75,3 +80,36 @@ def progress(total: int, description: str, completed: int = 0) -> Iterator[Progr
     with Progress(*columns, console=console, transient=False) as bar:
         task_id = bar.add_task(description, total=total, completed=completed, fields="")
         yield ProgressHandle(bar, task_id, total, description, completed)
+
+
+@contextmanager
+def progress_callback(description: str) -> Iterator[ProgressCallback]:
+    """A `(done, total, fields)` callback for the library's long loops, drawing a bar opened at
+    its first call (when the loop knows its total)."""
+    with ExitStack() as stack:
+        bar: ProgressHandle | None = None
+        shown = 0
+
+        def update(done: int, total: int, fields: dict[str, float]) -> None:
+            nonlocal bar, shown
+            if bar is None:
+                bar = stack.enter_context(progress(total, description))
+            if done > shown or fields:
+                bar.advance(done - shown, **fields)
+                shown = done
+
+        yield update
+
+
+def fit_summary(title: str, result: FitResult, shown: dict[str, str]) -> None:
+    """A results table of a training run: the `shown` validation metrics (label -> key) at the
+    best epoch, and its length and speed."""
+    table = Table(title=title)
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for label, key in shown.items():
+        table.add_row(label, f"{result.validation[key]:.4g}")
+    table.add_row("best epoch", f"{result.best_epoch} of {len(result.history)}")
+    table.add_row("training time", f"{result.seconds:.0f} s ({result.steps} steps)")
+    table.add_row("samples/s", f"{result.samples_per_second:.0f}")
+    results.print(table)

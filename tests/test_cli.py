@@ -2,7 +2,6 @@ import pytest
 from typer.testing import CliRunner
 
 from ptgm_cli.cli import STAGES, app
-from tests.helpers import run_cli
 
 runner = CliRunner()
 COMMANDS = [command for command, *_ in STAGES] + ["status", "show", "doctor"]
@@ -24,18 +23,31 @@ def test_help_of_every_command(command):
 
 def test_stage_help_shows_defaults_from_the_config():
     result = runner.invoke(app, ["build-codebook", "--help"], terminal_width=200)
-    assert "--n-codes" in result.output and "(500)" in result.output
-    assert "paper21" in result.output
+    assert "--n-codes" in result.output and "[default: 500]" in result.output
+    assert "[default: paper21]" in result.output
 
 
-def test_bad_option_value_is_one_line_error(tmp_path):
+def test_train_rl_help_groups_options_and_shows_flags_plainly():
+    output = runner.invoke(app, ["train-rl", "--help"], terminal_width=200).output
+    for panel in ("What to run", "The task", "The algorithm", "The critics",
+                  "Logging and checkpoints"):
+        assert panel in output
+    assert "[default: ptgm]" in output and "ptgm|ptgm-noprior|sac" in output
+    flag_lines = [line for line in output.splitlines()
+                  if any(flag in line for flag in ("--force", "--resume", "--any-order"))]
+    assert len(flag_lines) == 3 and not any("<bool>" in line for line in flag_lines)
+    assert "--resume" in output and "[default: --no-resume]" in output
+    assert "ptgm: alpha is tuned" in output  # --target-divergence: for ptgm alone
+
+
+def test_bad_option_value_is_one_line_error(tmp_path, run_cli):
     result = run_cli(tmp_path, "fetch-data", "--source", "nowhere")
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert "error: --source" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_bad_config_file_is_one_line_error(tmp_path):
+def test_bad_config_file_is_one_line_error(tmp_path, run_cli):
     config = tmp_path / "experiment.toml"
     config.write_text("n-codes = 20\nclusters = 3\n")
     result = run_cli(tmp_path, "build-codebook", "--config", str(config))
@@ -45,7 +57,8 @@ def test_bad_config_file_is_one_line_error(tmp_path):
     assert result.returncode == 1 and "not valid TOML" in result.stderr
 
 
-def test_status_and_doctor(tmp_path):
+@pytest.mark.slow
+def test_status_and_doctor(tmp_path, run_cli):
     result = run_cli(tmp_path, "status")
     assert result.returncode == 0 and "no artifacts" in result.stdout
     result = run_cli(None, "doctor")

@@ -31,9 +31,23 @@ def test_invalid_values_are_user_errors():
         resolve_config(TrainPriorConfig, {}, {"min_horizon": 11}, "train-prior")
 
 
-def test_a_run_rebuilds_with_the_critic_settings_it_was_trained_with():
-    predates_them = TrainRLConfig.of_run({"seed": 3})
-    assert predates_them.next_value == "sampled" and not predates_them.critic_layer_norm
-    assert not predates_them.critic_time
-    recorded = TrainRLConfig(seed=3).model_dump(mode="json")
-    assert TrainRLConfig.of_run(recorded) == TrainRLConfig(seed=3)
+def test_options_of_another_algorithm_are_refused():
+    with pytest.raises(PtgmError, match="--target-divergence does not apply to --algo sac"):
+        resolve_config(TrainRLConfig, {"algo": "sac"}, {"target_divergence": 2.0}, "train-rl")
+    with pytest.raises(PtgmError, match="--critics, --lr does not apply to --algo sac"):
+        resolve_config(TrainRLConfig, {"lr": 1e-3, "critics": "paper"}, {"algo": "sac"},
+                       "train-rl")
+    with pytest.raises(PtgmError, match="--target-entropy does not apply to --algo ptgm"):
+        resolve_config(TrainRLConfig, {}, {"target_entropy": 1.0}, "train-rl")
+    assert resolve_config(TrainRLConfig, {}, {"algo": "sac", "target_entropy": -5.0},
+                          "train-rl").target_entropy == -5.0
+
+
+@pytest.mark.parametrize("algo", ["ptgm", "ptgm-noprior", "sac"])
+def test_a_run_records_only_its_algorithms_options_and_rebuilds_from_them(algo):
+    config = TrainRLConfig(algo=algo, seed=3)
+    recorded = config.recorded()
+    assert ("target_divergence" in recorded) == (algo == "ptgm")
+    assert ("critics" in recorded) == (algo != "sac")
+    assert ("target_entropy" in recorded) == (algo != "ptgm")
+    assert TrainRLConfig(**recorded) == config

@@ -17,12 +17,12 @@ import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from ptgm_cli import report
 from ptgm_cli.data.episodes import Episodes
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.layout import (
@@ -39,18 +39,21 @@ KEYS = ("observations", "actions", "rewards", "terminals", "timeouts")
 DOWNLOAD_TIMEOUT_S = 60
 
 
-def load_d4rl(path: Path | None, url: str | None) -> Episodes:
+def load_d4rl(path: Path | None, url: str | None, *,
+              info: Callable[[str], None] = lambda message: None,
+              warn: Callable[[str], None] = lambda message: None) -> Episodes:
     """Episodes of a D4RL kitchen file at `path`, or downloaded from `url` first (to `path` if
-    given, else to a cache file reused on the next call)."""
+    given, else to a cache file reused on the next call). `info` is told of the download, `warn`
+    of what differs from the other sources and of dropped episodes."""
     if url is not None:
-        path = _download(url, path or _cache_file(url))
+        path = _download(url, path or _cache_file(url), info)
     elif path is None:
         raise PtgmError("--source d4rl needs --path with a kitchen_*-v0.hdf5 file or --url")
     columns = _read(path)
-    report.warn("D4RL kitchen was recorded with the older simulator (mujoco-py), so its dynamics "
-                "differ from FrankaKitchen-v1's; it has no velocities, the observation's velocity "
-                "slots are zero")
-    episodes = _split(columns)
+    warn("D4RL kitchen was recorded with the older simulator (mujoco-py), so its dynamics "
+         "differ from FrankaKitchen-v1's; it has no velocities, the observation's velocity "
+         "slots are zero")
+    episodes = _split(columns, warn)
     episodes.validate(str(path))
     return episodes
 
@@ -61,12 +64,12 @@ def _cache_file(url: str) -> Path:
     return cache / "ptgm" / "d4rl" / name
 
 
-def _download(url: str, destination: Path) -> Path:
+def _download(url: str, destination: Path, info: Callable[[str], None]) -> Path:
     """Fetch `url` to `destination` unless it is there; a partial download never takes its name."""
     if destination.exists():
-        report.info(f"using {destination}, downloaded before from {url}")
+        info(f"using {destination}, downloaded before from {url}")
         return destination
-    report.info(f"downloading {url} to {destination}")
+    info(f"downloading {url} to {destination}")
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".part")
     try:
@@ -107,7 +110,7 @@ def _read(path: Path) -> dict[str, np.ndarray]:
     return columns
 
 
-def _split(columns: dict[str, np.ndarray]) -> Episodes:
+def _split(columns: dict[str, np.ndarray], warn: Callable[[str], None]) -> Episodes:
     """Cut the rows into episodes; 1-row fragments hold no transition and are dropped."""
     n_rows = len(columns["observations"])
     ends = np.flatnonzero(columns["terminals"].astype(bool) | columns["timeouts"].astype(bool)) + 1
@@ -115,7 +118,7 @@ def _split(columns: dict[str, np.ndarray]) -> Episodes:
     starts, stops = bounds[:-1], bounds[1:]
     keep = stops - starts >= 2
     if not keep.all():
-        report.warn(f"dropping {int((~keep).sum())} one-step episode(s): they hold no transition")
+        warn(f"dropping {int((~keep).sum())} one-step episode(s): they hold no transition")
     in_kept = np.repeat(keep, stops - starts)
     last = np.zeros(n_rows, bool)
     last[stops - 1] = True

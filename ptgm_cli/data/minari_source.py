@@ -8,7 +8,7 @@ state, so `qpos` and `qvel` here are the observed ones, observation noise includ
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,7 +16,6 @@ import minari
 import numpy as np
 from minari.storage import get_dataset_path
 
-from ptgm_cli import report
 from ptgm_cli.data.episodes import Episodes
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.layout import (
@@ -30,13 +29,14 @@ from ptgm_cli.kitchen.layout import (
 ROOT_VARIABLE = "MINARI_DATASETS_PATH"  # where minari looks for datasets and downloads to
 
 
-def load_minari(dataset_id: str, root: Path | None) -> Episodes:
+def load_minari(dataset_id: str, root: Path | None, *,
+                info: Callable[[str], None] = lambda message: None) -> Episodes:
     """Episodes of a Minari kitchen dataset under `root` (default: minari's own), downloaded
-    from Minari's remote if it is not there."""
+    from Minari's remote if it is not there (`info` is told)."""
     with _datasets_root(root):
         local = get_dataset_path(dataset_id)
         if not (local / "data").exists():
-            _download(dataset_id)
+            _download(dataset_id, info)
         try:
             dataset = minari.load_dataset(dataset_id)
             episodes = [_convert(dataset_id, episode) for episode in dataset.iterate_episodes()]
@@ -68,9 +68,9 @@ def _datasets_root(root: Path | None) -> Iterator[None]:
             os.environ[ROOT_VARIABLE] = previous
 
 
-def _download(dataset_id: str) -> None:
+def _download(dataset_id: str, info: Callable[[str], None]) -> None:
     root = get_dataset_path()
-    report.info(f"{dataset_id} is not in {root}; downloading it from Minari's remote")
+    info(f"{dataset_id} is not in {root}; downloading it from Minari's remote")
     local_copy = (f"pass --path with a Minari datasets root that holds {dataset_id}/data "
                   "(copied from a machine that has it)")
     try:

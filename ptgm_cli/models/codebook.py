@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.layout import N_QPOS, goal_indices, goal_names
 from ptgm_cli.kitchen.tasks import SUBTASK_QPOS_INDICES, SUBTASKS, subtask_done
-from ptgm_cli.manifests import ParentRef
-from ptgm_cli.workspace import Artifact, Workspace
 
 CODEBOOK_FILE = "codebook.safetensors"
 # A joint that nothing in the data moves varies only by observation noise (~1e-5); scaled to unit
@@ -31,7 +29,6 @@ class Codebook:
     goal_dims: str  # the goal-dims preset
     goal_mean: np.ndarray  # (goal_dim,) of the clustered goals
     goal_std: np.ndarray  # (goal_dim,)
-    ref: ParentRef | None = None  # the artifact it was loaded from
 
     @property
     def goal_indices(self) -> tuple[int, ...]:
@@ -145,20 +142,6 @@ def cluster_goals(standardised_goals: np.ndarray, n_codes: int, method: str,
         members = np.flatnonzero(labels == cluster)
         code_rows[cluster] = members[np.argmin(np.linalg.norm(points[members] - centre, axis=1))]
     return Clustering(code_rows, labels, embedding.astype(np.float32))
-
-
-def load_codebook(workspace: Workspace, name: str) -> tuple[Codebook, Artifact]:
-    artifact = workspace.load("codebook", name)
-    goal_dims = artifact.manifest.config["goal_dims"]
-    tensors = load_file(str(artifact.file(CODEBOOK_FILE)))
-    if tuple(tensors["goal_indices"].tolist()) != goal_indices(goal_dims):
-        raise PtgmError(
-            f"codebook {name!r} holds goal dims that are not preset {goal_dims!r} of this ptgm; "
-            f"re-create it with `ptgm build-codebook --name {name} --force`"
-        )
-    codebook = Codebook(tensors["codes"], goal_dims, tensors["goal_mean"], tensors["goal_std"],
-                        ref=artifact.ref)
-    return codebook, artifact
 
 
 def plot_codebook(path: Path, clustering: Clustering, title: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ptgm_cli.data.episodes import Episodes, read_episodes
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.layout import (
     OBJECT_QPOS_NAMES,
@@ -18,7 +17,6 @@ from ptgm_cli.kitchen.layout import (
     ROBOT_QPOS_NAMES,
     qpos_state_from_obs,
 )
-from ptgm_cli.workspace import Artifact, Workspace
 
 # Object velocities: one per hinge or slide joint, six for the kettle's free joint.
 OBJECT_QVEL_NAMES = tuple(f"{name}_vel" for name in OBJECT_QPOS_NAMES[:14]) + (
@@ -53,13 +51,3 @@ def check_state_names(kind: str, name: str, recorded: list[str] | None, expected
             f"({len(recorded or [])} dims, expected {len(expected)}: {', '.join(expected[:3])}, "
             f"...); {fix}"
         )
-
-
-def load_dataset(workspace: Workspace, name: str) -> tuple[Episodes, Artifact]:
-    """A dataset artifact's episodes, refused unless its states are the 30-dim qpos layout."""
-    dataset = workspace.load("dataset", name)
-    check_state_names(
-        "dataset", name, dataset.manifest.shapes.state_names, list(QPOS_NAMES),
-        f"re-create it with `ptgm fetch-data --name {name} --force`",
-    )
-    return read_episodes(dataset.file("episodes.h5")), dataset

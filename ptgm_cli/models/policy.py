@@ -15,9 +15,8 @@ from torch import nn
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.layout import N_ACTION, goal_indices
 from ptgm_cli.models.codebook import Codebook
-from ptgm_cli.models.features import check_state_names, feature_names, state_features
-from ptgm_cli.models.mlp import MLP, load_weights
-from ptgm_cli.workspace import Artifact, Workspace
+from ptgm_cli.models.features import feature_names, state_features
+from ptgm_cli.models.mlp import MLP
 
 POLICY_FILE = "policy.safetensors"
 LOG_STD_MIN, LOG_STD_MAX = -10.0, 2.0
@@ -85,21 +84,3 @@ def behaviour_cloning(policy: GoalPolicy,
     mean, log_std = policy(states, goals)
     return {"loss": gaussian_nll(mean, log_std, actions),
             "action_mse": ((mean - actions) ** 2).mean(dim=-1)}
-
-
-def load_policy(workspace: Workspace, name: str,
-                codebook: Codebook | None = None) -> tuple[GoalPolicy, Artifact]:
-    """A trained policy in eval mode; given a codebook, refuse one with other goal dims."""
-    artifact = workspace.load("policy", name)
-    config, shapes = artifact.manifest.config, artifact.manifest.shapes
-    fix = f"retrain it with `ptgm train-policy --name {name} --force`"
-    policy = GoalPolicy(config["state_features"], config["goal_dims"], config["hidden"])
-    check_state_names("policy", name, shapes.state_names, feature_names(policy.state_features),
-                      fix)
-    if shapes.goal_indices != list(goal_indices(policy.goal_dims)):
-        raise PtgmError(f"policy {name!r} records goal dims that are not preset "
-                        f"{policy.goal_dims!r} of this ptgm; {fix}")
-    load_weights(policy, artifact.file(POLICY_FILE), fix)
-    if codebook is not None:
-        policy.check_goal_dims(codebook, codebook.ref.name if codebook.ref else "given")
-    return policy, artifact

@@ -11,11 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ptgm_cli.errors import PtgmError
-from ptgm_cli.models.codebook import Codebook
-from ptgm_cli.models.features import check_state_names, feature_names, state_features
-from ptgm_cli.models.mlp import MLP, load_weights
-from ptgm_cli.workspace import Artifact, Workspace
+from ptgm_cli.models.features import feature_names, state_features
+from ptgm_cli.models.mlp import MLP
 
 PRIOR_FILE = "prior.safetensors"
 
@@ -45,35 +42,3 @@ def classification(prior: GoalPrior, batch: tuple[torch.Tensor, ...]) -> dict[st
     return {"loss": F.cross_entropy(logits, labels, reduction="none"),
             "top1": (top5[:, 0] == labels).float(),
             "top5": (top5 == labels[:, None]).any(dim=-1).float()}
-
-
-def check_codebook(artifact: Artifact, codebook: Codebook) -> None:
-    """Refuse a codebook of another size or goal space, or not the one the prior was trained on."""
-    name, shapes = artifact.manifest.name, artifact.manifest.shapes
-    given = codebook.ref.name if codebook.ref else "given"
-    retrain = f"train a prior for it with `ptgm train-prior --codebook {given} --name NEW_NAME`"
-    if shapes.n_codes != codebook.n_codes:
-        raise PtgmError(f"prior {name!r} predicts {shapes.n_codes} codes but codebook {given!r} "
-                        f"has {codebook.n_codes}; {retrain}")
-    if shapes.goal_indices != list(codebook.goal_indices):
-        raise PtgmError(f"prior {name!r} was trained on {len(shapes.goal_indices or [])}-dim goals "
-                        f"({', '.join((shapes.goal_names or [])[:3])}, ...) but codebook {given!r} "
-                        f"uses {codebook.goal_dims}; {retrain}")
-    parent = artifact.manifest.parent("codebook")
-    if codebook.ref is not None and codebook.ref != parent:
-        raise PtgmError(f"prior {name!r} was trained on codebook {parent.name!r}, "
-                        f"not on codebook {given!r}; pass that codebook or {retrain}")
-
-
-def load_prior(workspace: Workspace, name: str,
-               codebook: Codebook | None = None) -> tuple[GoalPrior, Artifact]:
-    """A trained prior in eval mode; given a codebook, check it is the prior's own."""
-    artifact = workspace.load("prior", name)
-    config, shapes = artifact.manifest.config, artifact.manifest.shapes
-    fix = f"retrain it with `ptgm train-prior --name {name} --force`"
-    prior = GoalPrior(config["state_features"], shapes.n_codes, config["hidden"])
-    check_state_names("prior", name, shapes.state_names, feature_names(prior.state_features), fix)
-    load_weights(prior, artifact.file(PRIOR_FILE), fix)
-    if codebook is not None:
-        check_codebook(artifact, codebook)
-    return prior, artifact

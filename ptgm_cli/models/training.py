@@ -19,13 +19,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ptgm_cli import report
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.machine import cpu_count
 
 # (model, minibatch tensors) -> per-example values; "loss" is the one optimised, every value is
 # averaged over the validation set.
 Objective = Callable[[nn.Module, tuple[torch.Tensor, ...]], dict[str, torch.Tensor]]
+# (steps done, total steps, live values: the smoothed training loss and the last validation loss)
+ProgressCallback = Callable[[int, int, dict[str, float]], None]
 VALIDATION_CHUNK = 16384
 LOG_EVERY = 100  # steps between progress and TensorBoard updates of the training loss
 
@@ -93,8 +94,12 @@ def evaluate(model: nn.Module, objective: Objective, examples: Examples) -> dict
 
 
 def fit(model: nn.Module, objective: Objective, train: Examples, validation: Examples,
-        settings: FitSettings, log_dir: Path, description: str) -> FitResult:
-    """Minimise the objective's mean loss; returns the best epoch's validation metrics."""
+        settings: FitSettings, log_dir: Path, description: str,
+        on_progress: ProgressCallback | None = None) -> FitResult:
+    """Minimise the objective's mean loss; returns the best epoch's validation metrics.
+
+    `on_progress` is called before the first step, every LOG_EVERY steps and after each epoch.
+    """
     from torch.utils.tensorboard import SummaryWriter
 
     generator = torch.Generator().manual_seed(settings.seed)
@@ -102,13 +107,15 @@ def fit(model: nn.Module, objective: Objective, train: Examples, validation: Exa
     # The last partial minibatch is dropped: BatchNorm cannot train on a single example.
     batch_size = min(settings.batch_size, train.size)
     steps_per_epoch = train.size // batch_size
+    total_steps = settings.epochs * steps_per_epoch
+    notify = on_progress or (lambda steps_done, total, fields: None)
     writer = SummaryWriter(str(log_dir / "tensorboard"))
     history: list[dict[str, float]] = []
     best_loss, best_epoch, best_state = float("inf"), 0, None
-    step, shown, started = 0, 0, time.perf_counter()
+    step, started = 0, time.perf_counter()
     last_validation: dict[str, float] = {}
-    with report.progress(settings.epochs * steps_per_epoch, description) as bar, \
-            open(log_dir / "metrics.jsonl", "w") as metrics_file:
+    notify(step, total_steps, {})
+    with open(log_dir / "metrics.jsonl", "w") as metrics_file:
         for epoch in range(1, settings.epochs + 1):
             model.train()
             order = torch.randperm(train.size, generator=generator)
@@ -123,12 +130,10 @@ def fit(model: nn.Module, objective: Objective, train: Examples, validation: Exa
                 running = loss.item() if batch == 0 else 0.98 * running + 0.02 * loss.item()
                 if step % LOG_EVERY == 0:
                     writer.add_scalar("losses/train", running, step)
-                    bar.advance(step - shown, loss=running, **last_validation)
-                    shown = step
+                    notify(step, total_steps, {"loss": running, **last_validation})
             scores = evaluate(model, objective, validation)
             last_validation = {"val_loss": scores["loss"]}
-            bar.advance(step - shown, loss=running, **last_validation)
-            shown = step
+            notify(step, total_steps, {"loss": running, **last_validation})
             elapsed = time.perf_counter() - started
             record = {"epoch": epoch, "step": step, "train/loss": running,
                       **{f"validation/{k}": v for k, v in scores.items()},
@@ -155,18 +160,3 @@ def fit(model: nn.Module, objective: Objective, train: Examples, validation: Exa
         seconds=seconds, steps=step, samples_per_second=step * batch_size / seconds,
         history=history,
     )
-
-
-def report_fit(title: str, result: FitResult, shown: dict[str, str]) -> None:
-    """A results table: the `shown` validation metrics (label -> key) at the best epoch."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    table.add_column("")
-    table.add_column("value", justify="right")
-    for label, key in shown.items():
-        table.add_row(label, f"{result.validation[key]:.4g}")
-    table.add_row("best epoch", f"{result.best_epoch} of {len(result.history)}")
-    table.add_row("training time", f"{result.seconds:.0f} s ({result.steps} steps)")
-    table.add_row("samples/s", f"{result.samples_per_second:.0f}")
-    report.results.print(table)

@@ -4,14 +4,8 @@ goal prior (PTGM §4.3, Eq. 3 and the paper's Kitchen code).
 Per high-level transition (s, i, R, s', d), with pi the policy, p the prior and
 D(s) the regulariser:
 
-    ptgm          D(s) = KL(p(.|s) || pi(.|s)) (`--kl prior-pi`, the paper's code, default), or
-                  D(s) = KL(pi(.|s) || p(.|s)) (`--kl pi-prior`, SPiRL's direction);
-                  both clamped to [-100, 100]
+    ptgm          D(s) = KL(p(.|s) || pi(.|s)), clamped to [-100, 100] (the paper's code)
     ptgm-noprior  D(s) = -H(pi(.|s))           (plain entropy-regularised discrete SAC)
-
-KL(p || pi) <= delta does not stop pi from putting mass on codes the prior rules out: with
-delta = 1 up to 1 - 1/e = 63% of it may go to any code, where the critics' values are pure
-extrapolation. KL(pi || p) charges pi(i) log(pi(i) / p(i)) for such mass.
 
     critic target   y = R + gamma (1 - d) V(s'), clipped above at the task's most return
                     V(s') = sum_i' pi(i'|s') min_j Qtarget_j(s', i') - alpha D(s')  (`expected`)
@@ -23,16 +17,17 @@ extrapolation. KL(pi || p) charges pi(i) log(pi(i) / p(i)) for such mass.
 delta is the target divergence for ptgm (`--target-divergence`) and minus the target entropy
 for ptgm-noprior, so one set of formulas covers both. The paper's code samples the next code;
 the expectation over it (discrete SAC, Christodoulou 2019) is exact and removes that sampling
-noise from every target (`--next-value`).
+noise from every target (`--critics bounded`).
 
 The ceiling: with one unit of reward per subtask and D >= 0 (a KL), no soft value of ptgm can
 exceed the number of subtasks. Clipping the target there bounds the loop in which the critics
 overestimate, the policy chases the overestimate and the next targets inherit it: it stops the
-exponential divergence that four of six 500-code runs without it showed (README), though not a
+exponential divergence that four of six 500-code runs without it showed
+(docs/experiments.md), though not a
 slower overestimation below the ceiling. ptgm-noprior's entropy bonus has no such bound, so
 it has no ceiling.
 
-Critics that know the time (`--critic-time`, Pardo et al. 2018, "Time Limits in Reinforcement
+Critics that know the time (`--critics bounded`, Pardo et al. 2018, "Time Limits in Reinforcement
 Learning") also take the fraction of the episode left, and the time limit ends the episode for
 them (d = 1 there): their values are what can still be earned in the steps left. Without it a
 state's value is what could be earned with no time limit, so an option that holds the arm where
@@ -88,14 +83,6 @@ def clamped_kl(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
 def prior_kl(prior_log_probs: torch.Tensor, log_pi: torch.Tensor) -> torch.Tensor:
     """KL(prior || pi) per state, the direction the paper's code uses."""
     return clamped_kl(prior_log_probs, log_pi)
-
-
-def policy_kl(prior_log_probs: torch.Tensor, log_pi: torch.Tensor) -> torch.Tensor:
-    """KL(pi || prior) per state."""
-    return clamped_kl(log_pi, prior_log_probs)
-
-
-KL_DIRECTIONS = {"pi-prior": policy_kl, "prior-pi": prior_kl}
 
 
 def negative_entropy(log_pi: torch.Tensor) -> torch.Tensor:
@@ -175,10 +162,9 @@ class DiscreteSAC(SACAgent):
     """Policy over codes, two critics with targets, and the tuned temperature.
 
     `prior` is the frozen goal prior (a module mapping states to logits) or None for
-    ptgm-noprior, in which case `target` is minus the target entropy. `kl` names the direction
-    of the divergence to the prior (`KL_DIRECTIONS`). `value_ceiling` bounds the critic
-    targets (None: unbounded); `expected_next_value` picks the expectation over the next code
-    rather than a sample; `critic_layer_norm` normalises the critics' hidden layers;
+    ptgm-noprior, in which case `target` is minus the target entropy. `value_ceiling` bounds
+    the critic targets (None: unbounded); `expected_next_value` picks the expectation over the
+    next code rather than a sample; `critic_layer_norm` normalises the critics' hidden layers;
     `episode_steps`, if given, is the time limit the critics are told about (None: they are not).
     """
 
@@ -188,11 +174,10 @@ class DiscreteSAC(SACAgent):
     def __init__(self, policy: nn.Module, prior: nn.Module | None, input_mean: torch.Tensor,
                  input_std: torch.Tensor, n_codes: int, *, target: float, gamma: float,
                  tau: float, lr: float, grad_clip: float, hidden: int, critic_layers: int,
-                 kl: str, value_ceiling: float | None, expected_next_value: bool,
+                 value_ceiling: float | None, expected_next_value: bool,
                  critic_layer_norm: bool, episode_steps: int | None = None):
         self.prior = prior
         self.episode_steps = episode_steps
-        self.kl = KL_DIRECTIONS[kl]
         self.target, self.gamma, self.tau, self.grad_clip = target, gamma, tau, grad_clip
         self.value_ceiling, self.expected_next_value = value_ceiling, expected_next_value
         self.policy = policy.eval()
@@ -225,7 +210,7 @@ class DiscreteSAC(SACAgent):
             return negative_entropy(log_pi)
         with torch.no_grad():
             prior_log_probs = F.log_softmax(self.prior(states), dim=-1)
-        return self.kl(prior_log_probs, log_pi)
+        return prior_kl(prior_log_probs, log_pi)
 
     @torch.no_grad()
     def act(self, states: np.ndarray, generator: torch.Generator, warmup: bool) -> np.ndarray:

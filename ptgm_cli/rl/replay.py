@@ -75,7 +75,5 @@ class ReplayBuffer:
         if size > self.capacity:
             raise ValueError(f"replay state holds {size} transitions, capacity {self.capacity}")
         for name, array in self._arrays().items():
-            # Checkpoints written before the step counts existed lack them; only critics that
-            # know the time read them, and such runs never wrote those checkpoints.
-            array[:size] = state["arrays"].get(name, 0)
+            array[:size] = state["arrays"][name]
         self.position, self.size = state["position"], size

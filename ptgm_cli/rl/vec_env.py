@@ -21,7 +21,6 @@ from multiprocessing.connection import Connection
 import mujoco
 import numpy as np
 
-from ptgm_cli.configs import TrainRLConfig
 from ptgm_cli.kitchen.env import EpisodeProgress, KitchenEnv
 
 INTEGRATION_STATE = mujoco.mjtState.mjSTATE_INTEGRATION
@@ -34,11 +33,6 @@ class EnvSpec:
     tasks: tuple[str, ...]
     ordered: bool
     max_episode_steps: int | None = 280
-
-    @classmethod
-    def of(cls, config: TrainRLConfig) -> EnvSpec:
-        """The downstream task a run's config describes."""
-        return cls(config.tasks, not config.any_order, config.episode_steps)
 
 
 @dataclass

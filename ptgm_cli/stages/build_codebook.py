@@ -8,6 +8,7 @@ import numpy as np
 from rich.table import Table
 
 from ptgm_cli import report
+from ptgm_cli.artifacts import load_dataset
 from ptgm_cli.configs import BuildCodebookConfig
 from ptgm_cli.kitchen.layout import N_ROBOT_QPOS, goal_indices, goal_names
 from ptgm_cli.manifests import Manifest, Shapes
@@ -19,7 +20,6 @@ from ptgm_cli.models.codebook import (
     plot_codebook,
     standardisation,
 )
-from ptgm_cli.models.features import load_dataset
 from ptgm_cli.models.training import seed_everything
 from ptgm_cli.workspace import Artifact, Workspace
 

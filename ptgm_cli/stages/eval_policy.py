@@ -20,6 +20,7 @@ import torch
 from rich.table import Table
 
 from ptgm_cli import report
+from ptgm_cli.artifacts import load_codebook, load_dataset, load_policy
 from ptgm_cli.configs import EvalPolicyConfig
 from ptgm_cli.data.episodes import Episodes
 from ptgm_cli.errors import PtgmError
@@ -27,9 +28,8 @@ from ptgm_cli.kitchen.env import KitchenEnv
 from ptgm_cli.kitchen.layout import N_ACTION, qpos_state_from_obs
 from ptgm_cli.kitchen.tasks import SUBTASKS, subtask_done
 from ptgm_cli.manifests import Manifest
-from ptgm_cli.models.codebook import Codebook, load_codebook
-from ptgm_cli.models.features import load_dataset
-from ptgm_cli.models.policy import GoalPolicy, load_policy
+from ptgm_cli.models.codebook import Codebook
+from ptgm_cli.models.policy import GoalPolicy
 from ptgm_cli.models.training import seed_everything
 from ptgm_cli.workspace import Artifact, Workspace
 

@@ -15,12 +15,12 @@ import torch
 from safetensors.torch import load_file
 
 from ptgm_cli import report
+from ptgm_cli.algorithms import RLSetup, build, env_spec
 from ptgm_cli.configs import EvalConfig, TrainRLConfig
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.env import KitchenEnv
 from ptgm_cli.manifests import Manifest
 from ptgm_cli.models.training import seed_everything
-from ptgm_cli.rl.build import build
 from ptgm_cli.rl.checkpoint import WEIGHTS_FILE
 from ptgm_cli.rl.evaluation import play_episodes, summarise
 from ptgm_cli.rl.vec_env import EnvSpec, VecKitchenEnv
@@ -31,18 +31,18 @@ EPISODES_FILE = "episodes.json"
 
 def run(config: EvalConfig, workspace: Workspace, force: bool = False) -> Artifact:
     run_artifact = workspace.load("rl", config.run)
-    run_config = TrainRLConfig.of_run(run_artifact.manifest.config)
+    run_config = TrainRLConfig(**run_artifact.manifest.config)
     seed_everything(config.seed)
     setup = build(run_config, workspace)
     setup.agent.load_weights(load_file(str(run_artifact.file(WEIGHTS_FILE))))
-    env_spec = EnvSpec.of(run_config)
+    task = env_spec(run_config)
 
-    with VecKitchenEnv(config.num_envs, env_spec) as envs:
+    with VecKitchenEnv(config.num_envs, task) as envs:
         episodes = play_episodes(envs, setup.options, setup.agent, config.episodes, config.seed,
                                  torch.Generator().manual_seed(config.seed))
     summary = summarise(episodes, run_config.tasks)
     if config.video is not None:
-        write_video(config, env_spec, setup)
+        write_video(config, task, setup)
 
     name = config.name or config.run
     manifest = Manifest(
@@ -61,7 +61,7 @@ def run(config: EvalConfig, workspace: Workspace, force: bool = False) -> Artifa
     return workspace.load("eval", name)
 
 
-def write_video(config: EvalConfig, env_spec: EnvSpec, setup) -> None:
+def write_video(config: EvalConfig, task: EnvSpec, setup: RLSetup) -> None:
     """MP4 of `video_episodes` episodes from seeds `seed, seed + 1, ...`, in real time."""
     probe = KitchenEnv()
     try:
@@ -73,7 +73,7 @@ def write_video(config: EvalConfig, env_spec: EnvSpec, setup) -> None:
         probe.close()
     fps = 1.0 / probe.dt
     config.video.parent.mkdir(parents=True, exist_ok=True)
-    with VecKitchenEnv(1, env_spec) as envs, \
+    with VecKitchenEnv(1, task) as envs, \
             imageio.get_writer(config.video, fps=fps, macro_block_size=8) as writer:
         play_episodes(envs, setup.options, setup.agent, config.video_episodes, config.seed,
                       torch.Generator().manual_seed(config.seed),

@@ -30,13 +30,13 @@ def run(config: FetchDataConfig, workspace: Workspace, force: bool = False) -> A
     elif config.source == "minari":
         from ptgm_cli.data.minari_source import load_minari
 
-        episodes = load_minari(config.dataset_id, config.path)
+        episodes = load_minari(config.dataset_id, config.path, info=report.info)
     else:
         if config.path is None and config.url is None:
             raise PtgmError("--source d4rl needs --path FILE.hdf5 or --url URL")
         from ptgm_cli.data.d4rl_source import load_d4rl
 
-        episodes = load_d4rl(config.path, config.url)
+        episodes = load_d4rl(config.path, config.url, info=report.info, warn=report.warn)
     elapsed = time.perf_counter() - started
     metrics.update(dataset_statistics(episodes))
     manifest = Manifest(

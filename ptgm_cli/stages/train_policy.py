@@ -10,14 +10,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ptgm_cli import report
+from ptgm_cli.artifacts import load_dataset
 from ptgm_cli.configs import TrainPolicyConfig
 from ptgm_cli.data.goal_pairs import split_goal_pairs
 from ptgm_cli.kitchen.layout import N_ACTION, goal_indices, goal_names
 from ptgm_cli.manifests import Manifest, Shapes
-from ptgm_cli.models.features import feature_names, load_dataset, state_features
+from ptgm_cli.models.features import feature_names, state_features
 from ptgm_cli.models.mlp import save_weights
 from ptgm_cli.models.policy import POLICY_FILE, GoalPolicy, behaviour_cloning
-from ptgm_cli.models.training import FitSettings, fit, gathered, report_fit, seed_everything
+from ptgm_cli.models.training import FitSettings, fit, gathered, seed_everything
 from ptgm_cli.workspace import Artifact, Workspace
 
 
@@ -44,10 +46,11 @@ def run(config: TrainPolicyConfig, workspace: Workspace, force: bool = False) ->
                       goal_names=goal_names(config.goal_dims),
                       goal_indices=list(goal_indices(config.goal_dims)), action_dim=N_ACTION),
     )
-    with workspace.publish(manifest, overwrite=force) as staging:
+    with workspace.publish(manifest, overwrite=force) as staging, \
+            report.progress_callback("train-policy") as on_progress:
         result = fit(policy, behaviour_cloning, examples(pairs.train), examples(pairs.validation),
                      FitSettings(config.epochs, config.batch_size, config.lr, config.seed),
-                     staging.path, "train-policy")
+                     staging.path, "train-policy", on_progress)
         save_weights(policy, staging.file(POLICY_FILE))
         staging.manifest.metrics = {
             "validation_nll": result.validation["loss"],
@@ -56,6 +59,6 @@ def run(config: TrainPolicyConfig, workspace: Workspace, force: bool = False) ->
             **pairs.manifest_metrics(),
         }
         staging.manifest.timings = result.timings
-    report_fit(f"policy {config.name!r}", result, {"validation NLL": "loss",
-                                                    "validation action MSE": "action_mse"})
+    report.fit_summary(f"policy {config.name!r}", result, {"validation NLL": "loss",
+                                                           "validation action MSE": "action_mse"})
     return workspace.load("policy", config.name)

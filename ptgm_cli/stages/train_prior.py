@@ -10,14 +10,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ptgm_cli import report
+from ptgm_cli.artifacts import load_codebook, load_dataset
 from ptgm_cli.configs import TrainPriorConfig
 from ptgm_cli.data.goal_pairs import split_goal_pairs
 from ptgm_cli.manifests import Manifest, Shapes
-from ptgm_cli.models.codebook import load_codebook
-from ptgm_cli.models.features import feature_names, load_dataset, state_features
+from ptgm_cli.models.features import feature_names, state_features
 from ptgm_cli.models.mlp import save_weights
 from ptgm_cli.models.prior import PRIOR_FILE, GoalPrior, classification
-from ptgm_cli.models.training import FitSettings, fit, gathered, report_fit, seed_everything
+from ptgm_cli.models.training import FitSettings, fit, gathered, seed_everything
 from ptgm_cli.workspace import Artifact, Workspace
 
 
@@ -43,10 +44,11 @@ def run(config: TrainPriorConfig, workspace: Workspace, force: bool = False) -> 
                       goal_names=codebook.goal_names, goal_indices=list(codebook.goal_indices),
                       n_codes=codebook.n_codes),
     )
-    with workspace.publish(manifest, overwrite=force) as staging:
+    with workspace.publish(manifest, overwrite=force) as staging, \
+            report.progress_callback("train-prior") as on_progress:
         result = fit(prior, classification, examples(pairs.train), examples(pairs.validation),
                      FitSettings(config.epochs, config.batch_size, config.lr, config.seed),
-                     staging.path, "train-prior")
+                     staging.path, "train-prior", on_progress)
         save_weights(prior, staging.file(PRIOR_FILE))
         validation_labels = labels[pairs.validation.goal_rows].numpy()
         staging.manifest.metrics = {
@@ -60,6 +62,6 @@ def run(config: TrainPriorConfig, workspace: Workspace, force: bool = False) -> 
             **pairs.manifest_metrics(),
         }
         staging.manifest.timings = result.timings
-    report_fit(f"prior {config.name!r}", result, {
+    report.fit_summary(f"prior {config.name!r}", result, {
         "validation top-1": "top1", "validation top-5": "top5", "validation CE": "loss"})
     return workspace.load("prior", config.name)

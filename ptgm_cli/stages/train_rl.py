@@ -16,19 +16,20 @@ The run lives in `<workspace>/rl/.runs/<name>/` and becomes the `rl` artifact at
 from __future__ import annotations
 
 import fcntl
+import functools
 import math
 import shutil
 import time
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ptgm_cli import report
+from ptgm_cli.algorithms import RLSetup, build, env_spec
 from ptgm_cli.configs import TrainRLConfig
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.layout import N_ACTION
@@ -37,12 +38,12 @@ from ptgm_cli.manifests import Manifest, Shapes
 from ptgm_cli.models.training import seed_everything
 from ptgm_cli.plotting import plot_runs
 from ptgm_cli.rl import checkpoint
-from ptgm_cli.rl.build import build
+from ptgm_cli.rl.agent import SACAgent
 from ptgm_cli.rl.evaluation import play_episodes, summarise
-from ptgm_cli.rl.hierarchy import Episode, Rollout
+from ptgm_cli.rl.hierarchy import Episode, Rollout, Transitions
 from ptgm_cli.rl.logger import METRICS_FILE, TENSORBOARD_DIR, RunLogger
 from ptgm_cli.rl.replay import ReplayBuffer
-from ptgm_cli.rl.vec_env import EnvSpec, VecKitchenEnv
+from ptgm_cli.rl.vec_env import VecKitchenEnv
 from ptgm_cli.workspace import Artifact, Workspace, check_name
 
 RUNS_DIR = ".runs"
@@ -73,9 +74,70 @@ def learner_threads(num_envs: int) -> int:
 class Counters:
     env_steps: int = 0
     transitions: int = 0
-    pending_updates: int = 0
+    pending_updates: int = 0  # gradient steps due but not yet taken
     episodes: int = 0
     evaluations: int = 0
+    recent: list[int] = field(default_factory=list)  # completed subtasks, last episodes
+
+    def record_episode(self, completed_subtasks: int) -> None:
+        self.episodes += 1
+        self.recent = [*self.recent, completed_subtasks][-RECENT_EPISODES:]
+
+    @property
+    def recent_completed_subtasks(self) -> float:
+        return float(np.mean(self.recent)) if self.recent else 0.0
+
+    def state_dict(self) -> dict:
+        return asdict(self)
+
+    def load_state_dict(self, saved: dict) -> None:
+        for name, value in saved.items():
+            setattr(self, name, value)
+
+
+@dataclass
+class RandomStreams:
+    """The run's generators, each seeded for its purpose, and the global ones."""
+
+    act: torch.Generator
+    learn: torch.Generator
+    replay: np.random.Generator
+
+    @classmethod
+    def seeded(cls, seed: int) -> RandomStreams:
+        return cls(act=torch.Generator().manual_seed(seed_from(seed, ACTING)),
+                   learn=torch.Generator().manual_seed(seed_from(seed, LEARNING)),
+                   replay=np.random.default_rng(seed_from(seed, REPLAY)))
+
+    def state_dict(self) -> dict:
+        return {"act": self.act.get_state(), "learn": self.learn.get_state(),
+                "replay": self.replay.bit_generator.state,
+                "global": checkpoint.global_rng_states()}
+
+    def load_state_dict(self, saved: dict) -> None:
+        self.act.set_state(saved["act"])
+        self.learn.set_state(saved["learn"])
+        self.replay.bit_generator.state = saved["replay"]
+        checkpoint.restore_global_rng_states(saved["global"])
+
+
+@dataclass
+class RunState:
+    """Everything that changes while a run trains. A checkpoint saves it whole and `--resume`
+    restores it whole, so a resumed run continues as if it had never stopped."""
+
+    agent: SACAgent
+    replay: ReplayBuffer
+    rollout: Rollout
+    rng: RandomStreams
+    counters: Counters
+
+    def state_dict(self) -> dict:
+        return {part.name: getattr(self, part.name).state_dict() for part in fields(self)}
+
+    def load_state_dict(self, saved: dict) -> None:
+        for part in fields(self):
+            getattr(self, part.name).load_state_dict(saved[part.name])
 
 
 def run(config: TrainRLConfig, workspace: Workspace, force: bool = False) -> Artifact:
@@ -108,130 +170,38 @@ def _train(config: TrainRLConfig, workspace: Workspace, name: str, run_dir: Path
            saved: dict | None, force: bool) -> Artifact:
     seed_everything(config.seed)
     torch.set_num_threads(learner_threads(config.num_envs))
-
     setup = build(config, workspace)
-    agent = setup.agent
-    replay = ReplayBuffer(config.buffer_size, len(setup.state_names), agent.action_shape,
-                          agent.action_dtype)
-    act_generator = torch.Generator().manual_seed(seed_from(config.seed, ACTING))
-    learn_generator = torch.Generator().manual_seed(seed_from(config.seed, LEARNING))
-    replay_rng = np.random.default_rng(seed_from(config.seed, REPLAY))
-    counters = Counters()
-    recent: deque[int] = deque(maxlen=RECENT_EPISODES)
-    updates_per_step = math.ceil(config.num_envs / setup.options.interval)
-    env_spec = EnvSpec.of(config)
-    wandb_run = ({"project": "ptgm", "name": name, "id": name,
-                  "config": config.model_dump(mode="json")} if config.wandb else None)
+    replay = ReplayBuffer(config.buffer_transitions, len(setup.state_names),
+                          setup.agent.action_shape, setup.agent.action_dtype)
+    rng = RandomStreams.seeded(config.seed)
+    wandb_run = ({"project": "ptgm", "name": name, "id": name, "config": config.recorded()}
+                 if config.wandb else None)
 
     with RunLogger(run_dir, saved and saved["logger"], wandb_run) as logger, \
-            VecKitchenEnv(config.num_envs, env_spec) as envs:
+            VecKitchenEnv(config.num_envs, env_spec(config)) as envs:
         rollout = Rollout(envs, setup.options,
                           seed_of=lambda i, j: seed_from(config.seed, EPISODES, i, j))
+        state = RunState(setup.agent, replay, rollout, rng, Counters())
         if saved:
-            agent.load_state_dict(saved["agent"])
-            replay.load_state_dict(saved["replay"])
-            rollout.load_state_dict(saved["rollout"])
-            act_generator.set_state(saved["rng"]["act"])
-            learn_generator.set_state(saved["rng"]["learn"])
-            replay_rng.bit_generator.state = saved["rng"]["replay"]
-            checkpoint.restore_global_rng_states(saved["rng"]["global"])
-            counters = Counters(**saved["counters"])
-            recent.extend(saved["recent"])
-            report.info(f"resuming {name!r} at env step {counters.env_steps:,}")
+            state.load_state_dict(saved["state"])
+            report.info(f"resuming {name!r} at env step {state.counters.env_steps:,}")
         else:
             rollout.start()
+        trainer = Trainer(config, run_dir, setup, state, logger, envs)
+        elapsed, steps_per_s = trainer.train(name)
+        final_eval = trainer.evaluate() if config.eval_episodes else None
 
-        def choose(states: np.ndarray) -> np.ndarray:
-            return agent.act(states, act_generator, counters.transitions < config.warmup)
-
-        def learn(max_updates: int) -> None:
-            for _ in range(min(counters.pending_updates, max_updates)):
-                metrics = agent.update(replay.sample(config.batch_size, replay_rng),
-                                       learn_generator)
-                counters.pending_updates -= 1
-                if (agent.updates - 1) % LOSS_LOG_EVERY == 0:  # the first, then every 100th
-                    logger.log(counters.env_steps, metrics)
-
-        def save_checkpoint() -> None:
-            logger.flush()  # before resume.pt: the records it counts must be on disk first
-            checkpoint.save_weights(run_dir / checkpoint.WEIGHTS_FILE, agent.weights())
-            checkpoint.save_resume(run_dir / checkpoint.RESUME_FILE, {
-                "config": config.model_dump(mode="json"),
-                "agent": agent.state_dict(),
-                "replay": replay.state_dict(),
-                "rollout": rollout.state_dict(),
-                "rng": {"act": act_generator.get_state(), "learn": learn_generator.get_state(),
-                        "replay": replay_rng.bit_generator.state,
-                        "global": checkpoint.global_rng_states()},
-                "counters": asdict(counters),
-                "recent": list(recent),
-                "logger": logger.state(counters.env_steps),
-            })
-
-        def evaluate() -> dict:
-            """Fixed-seed episodes on the workers, whose training episodes then carry on."""
-            snapshot = envs.get_state()
-            generator = torch.Generator().manual_seed(
-                seed_from(config.seed, EVALUATION, counters.evaluations))
-            episodes = play_episodes(envs, setup.options, agent, config.eval_episodes,
-                                     EVAL_FIRST_SEED, generator)
-            envs.set_state(snapshot)
-            counters.evaluations += 1
-            summary = summarise(episodes, config.tasks)
-            logger.log(counters.env_steps, {
-                "eval/completed_subtasks": summary["completed_subtasks_mean"],
-                **{f"eval/success/{task}": rate for task, rate in summary["success"].items()},
-            })
-            return summary
-
-        started, steps_at_start = time.perf_counter(), counters.env_steps
-        with report.progress(config.env_steps, f"train-rl {name}", counters.env_steps) as bar:
-            while counters.env_steps < config.env_steps:
-                tick = rollout.step(choose, act_generator,
-                                    while_stepping=lambda: learn(updates_per_step))
-                previous = counters.env_steps
-                counters.env_steps += config.num_envs
-                replay.add(tick.transitions.states, tick.transitions.decisions,
-                           tick.transitions.rewards, tick.transitions.next_states,
-                           tick.transitions.terminated, tick.transitions.steps,
-                           tick.transitions.next_steps)
-                counters.transitions += len(tick.transitions)
-                counters.pending_updates += min(
-                    len(tick.transitions), max(0, counters.transitions - config.warmup))
-                steps_per_s = (counters.env_steps - steps_at_start) / (
-                    time.perf_counter() - started)
-                for episode in tick.episodes:
-                    counters.episodes += 1
-                    recent.append(len(episode.completed))
-                    logger.log(counters.env_steps, {
-                        **episode_scalars(episode, config.tasks),
-                        "charts/steps_per_s": steps_per_s,
-                    })
-                if config.eval_episodes and crossed(previous, counters.env_steps,
-                                                    config.eval_every):
-                    evaluate()
-                if crossed(previous, counters.env_steps, config.checkpoint_every):
-                    save_checkpoint()
-                bar.advance(config.num_envs, steps_per_s=round(steps_per_s),
-                            subtasks=float(np.mean(recent)) if recent else 0.0,
-                            alpha=agent.alpha)
-            learn(counters.pending_updates)
-            elapsed = time.perf_counter() - started
-            save_checkpoint()
-        final_eval = evaluate() if config.eval_episodes else None
-
+    counters = state.counters
     manifest = Manifest(
-        kind="rl", name=name, parents=setup.parents, config=config.model_dump(mode="json"),
-        seed=config.seed,
+        kind="rl", name=name, parents=setup.parents, config=config.recorded(), seed=config.seed,
         shapes=Shapes(state_names=setup.state_names, n_codes=setup.n_codes, action_dim=N_ACTION),
         metrics={
             "env_steps": counters.env_steps, "episodes": counters.episodes,
-            "gradient_steps": agent.updates, "transitions": counters.transitions,
-            "recent_completed_subtasks": float(np.mean(recent)) if recent else 0.0,
+            "gradient_steps": setup.agent.updates, "transitions": counters.transitions,
+            "recent_completed_subtasks": counters.recent_completed_subtasks,
             "final_eval": final_eval,
         },
-        timings={"train_seconds": elapsed,
-                 "steps_per_second": (counters.env_steps - steps_at_start) / elapsed},
+        timings={"train_seconds": elapsed, "steps_per_second": steps_per_s},
     )
     with workspace.publish(manifest, overwrite=force) as staging:
         shutil.copy(run_dir / checkpoint.WEIGHTS_FILE, staging.file(checkpoint.WEIGHTS_FILE))
@@ -244,6 +214,99 @@ def _train(config: TrainRLConfig, workspace: Workspace, name: str, run_dir: Path
                     f"{final_eval['completed_subtasks_stderr']:.2f} subtasks "
                     f"over {final_eval['episodes']} eval episodes")
     return workspace.load("rl", name)
+
+
+class Trainer:
+    """The loop of one run over its `RunState`: act, learn while the envs step, record."""
+
+    def __init__(self, config: TrainRLConfig, run_dir: Path, setup: RLSetup, state: RunState,
+                 logger: RunLogger, envs: VecKitchenEnv):
+        self.config, self.run_dir, self.setup = config, run_dir, setup
+        self.state, self.logger, self.envs = state, logger, envs
+        # At most this many gradient steps per lock-step, so the work is spread evenly.
+        self.updates_per_step = math.ceil(config.num_envs / setup.options.interval)
+
+    def train(self, name: str) -> tuple[float, float]:
+        """Run to `env_steps`, then checkpoint; returns the seconds taken and env steps/s."""
+        config, counters = self.config, self.state.counters
+        started, steps_at_start = time.perf_counter(), counters.env_steps
+        with report.progress(config.env_steps, f"train-rl {name}", counters.env_steps) as bar:
+            while counters.env_steps < config.env_steps:
+                tick = self.state.rollout.step(
+                    self.choose, self.state.rng.act,
+                    while_stepping=functools.partial(self.learn, self.updates_per_step))
+                previous = counters.env_steps
+                counters.env_steps += config.num_envs
+                self.store(tick.transitions)
+                steps_per_s = (counters.env_steps - steps_at_start) / (
+                    time.perf_counter() - started)
+                for episode in tick.episodes:
+                    counters.record_episode(len(episode.completed))
+                    self.logger.log(counters.env_steps, {
+                        **episode_scalars(episode, config.tasks),
+                        "charts/steps_per_s": steps_per_s,
+                    })
+                if config.eval_episodes and crossed(previous, counters.env_steps,
+                                                    config.eval_every):
+                    self.evaluate()
+                if crossed(previous, counters.env_steps, config.checkpoint_every):
+                    self.save_checkpoint()
+                bar.advance(config.num_envs, steps_per_s=round(steps_per_s),
+                            subtasks=counters.recent_completed_subtasks,
+                            alpha=self.state.agent.alpha)
+            self.learn(counters.pending_updates)
+            elapsed = time.perf_counter() - started
+            self.save_checkpoint()
+        return elapsed, (counters.env_steps - steps_at_start) / elapsed
+
+    def choose(self, states: np.ndarray) -> np.ndarray:
+        warmup = self.state.counters.transitions < self.config.warmup_transitions
+        return self.state.agent.act(states, self.state.rng.act, warmup)
+
+    def store(self, transitions: Transitions) -> None:
+        """Into the replay buffer; each transition after warm-up earns one gradient step."""
+        counters = self.state.counters
+        self.state.replay.add(transitions.states, transitions.decisions, transitions.rewards,
+                              transitions.next_states, transitions.terminated, transitions.steps,
+                              transitions.next_steps)
+        counters.transitions += len(transitions)
+        counters.pending_updates += min(
+            len(transitions), max(0, counters.transitions - self.config.warmup_transitions))
+
+    def learn(self, max_updates: int) -> None:
+        state = self.state
+        for _ in range(min(state.counters.pending_updates, max_updates)):
+            metrics = state.agent.update(
+                state.replay.sample(self.config.batch_size, state.rng.replay), state.rng.learn)
+            state.counters.pending_updates -= 1
+            if (state.agent.updates - 1) % LOSS_LOG_EVERY == 0:  # the first, then every 100th
+                self.logger.log(state.counters.env_steps, metrics)
+
+    def evaluate(self) -> dict:
+        """Fixed-seed episodes on the workers, whose training episodes then carry on."""
+        counters = self.state.counters
+        snapshot = self.envs.get_state()
+        generator = torch.Generator().manual_seed(
+            seed_from(self.config.seed, EVALUATION, counters.evaluations))
+        episodes = play_episodes(self.envs, self.setup.options, self.state.agent,
+                                 self.config.eval_episodes, EVAL_FIRST_SEED, generator)
+        self.envs.set_state(snapshot)
+        counters.evaluations += 1
+        summary = summarise(episodes, self.config.tasks)
+        self.logger.log(counters.env_steps, {
+            "eval/completed_subtasks": summary["completed_subtasks_mean"],
+            **{f"eval/success/{task}": rate for task, rate in summary["success"].items()},
+        })
+        return summary
+
+    def save_checkpoint(self) -> None:
+        self.logger.flush()  # before resume.pt: the records it counts must be on disk first
+        checkpoint.save_weights(self.run_dir / checkpoint.WEIGHTS_FILE, self.state.agent.weights())
+        checkpoint.save_resume(self.run_dir / checkpoint.RESUME_FILE, {
+            "config": self.config.recorded(),
+            "state": self.state.state_dict(),
+            "logger": self.logger.state(self.state.counters.env_steps),
+        })
 
 
 def crossed(before: int, after: int, every: int) -> bool:
@@ -268,10 +331,10 @@ def _open_run_folder(run_dir: Path, config: TrainRLConfig, force: bool) -> dict 
             raise PtgmError(f"no checkpoint of run {config.run_name!r} in {run_dir}; "
                             "start it without --resume")
         saved = checkpoint.load_resume(resume_file)
-        started_with = TrainRLConfig.of_run(saved["config"]).model_dump(mode="json")
+        started_with, now = saved["config"], config.recorded()
         changed = sorted(
-            key for key, value in config.model_dump(mode="json").items()
-            if key not in RESUMABLE_CHANGES and started_with[key] != value
+            key for key in started_with.keys() | now.keys()
+            if key not in RESUMABLE_CHANGES and started_with.get(key) != now.get(key)
         )
         if changed:
             options = ", ".join("--" + key.replace("_", "-") for key in changed)

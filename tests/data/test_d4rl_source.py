@@ -1,49 +1,16 @@
-import h5py
 import numpy as np
 import pytest
 
 from ptgm_cli.data.d4rl_source import load_d4rl
 from ptgm_cli.errors import PtgmError
-from ptgm_cli.kitchen.env import KitchenEnv
-
-# Rows per recorded episode; the 1-row one holds no transition and must be dropped.
-EPISODE_ROWS = (6, 1, 4, 5)
 
 
-def d4rl_columns(seed=0) -> dict[str, np.ndarray]:
-    """KitchenEnv rollouts in D4RL's kitchen layout: qpos 30 + a constant 30-dim goal per row,
-    the action taken in that row's state, and `terminals` / `timeouts` on the last rows (the
-    last episode ends with the file)."""
-    env, rng = KitchenEnv(max_episode_steps=None), np.random.default_rng(seed)
-    goal = rng.normal(size=30)
-    qpos, actions = [], []
-    for episode, n_rows in enumerate(EPISODE_ROWS):
-        env.reset(seed=seed + episode)
-        for _ in range(n_rows):
-            qpos.append(env.data.qpos.copy())
-            actions.append(rng.uniform(-1, 1, size=9))
-            env.step(actions[-1])
-    n_rows, ends = len(qpos), np.cumsum(EPISODE_ROWS) - 1
-    terminals, timeouts = np.zeros(n_rows, bool), np.zeros(n_rows, bool)
-    terminals[ends[[0, 1]]] = True
-    timeouts[ends[2]] = True
-    return {"observations": np.hstack([qpos, np.tile(goal, (n_rows, 1))]),
-            "actions": np.array(actions), "rewards": rng.normal(size=n_rows),
-            "terminals": terminals, "timeouts": timeouts}
-
-
-def write_d4rl(path, columns) -> None:
-    with h5py.File(path, "w") as handle:
-        for key, value in columns.items():
-            handle.create_dataset(key, data=value)
-
-
-def test_splits_episodes_and_keeps_values(tmp_path, capsys):
+def test_splits_episodes_and_keeps_values(tmp_path, d4rl_columns, write_d4rl):
     columns = d4rl_columns()
     write_d4rl(tmp_path / "kitchen_mixed-v0.hdf5", columns)
-    episodes = load_d4rl(tmp_path / "kitchen_mixed-v0.hdf5", None)
-    warnings = capsys.readouterr().err
-    assert "older simulator" in warnings and "dropping 1 one-step episode" in warnings
+    warnings = []
+    episodes = load_d4rl(tmp_path / "kitchen_mixed-v0.hdf5", None, warn=warnings.append)
+    assert "older simulator" in warnings[0] and "dropping 1 one-step episode" in warnings[1]
     assert episodes.lengths.tolist() == [5, 3, 4]
     assert episodes.qvel is None and episodes.subtask_plans == [[], [], []]
     state_rows = np.r_[0:6, 7:11, 11:16]
@@ -56,7 +23,7 @@ def test_splits_episodes_and_keeps_values(tmp_path, capsys):
     np.testing.assert_array_equal(episodes.rewards, columns["rewards"][action_rows])
 
 
-def test_url_is_downloaded_to_the_cache_once(tmp_path, monkeypatch):
+def test_url_is_downloaded_to_the_cache_once(tmp_path, monkeypatch, write_d4rl, d4rl_columns):
     source = tmp_path / "served" / "kitchen_partial-v0.hdf5"
     source.parent.mkdir()
     write_d4rl(source, d4rl_columns())
@@ -75,7 +42,7 @@ def test_unreachable_url_is_a_user_error(tmp_path, monkeypatch):
     assert not list((tmp_path / "ptgm" / "d4rl").iterdir())
 
 
-def test_truncated_file_is_a_user_error(tmp_path):
+def test_truncated_file_is_a_user_error(tmp_path, write_d4rl, d4rl_columns):
     path = tmp_path / "kitchen_mixed-v0.hdf5"
     write_d4rl(path, d4rl_columns())
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
@@ -106,7 +73,7 @@ def without_rows(columns):
     (without_timeouts, "missing timeouts"),
     (without_rows, "holds no steps"),
 ])
-def test_bad_contents_are_refused(tmp_path, change, message):
+def test_bad_contents_are_refused(tmp_path, change, message, d4rl_columns, write_d4rl):
     columns = d4rl_columns()
     change(columns)
     write_d4rl(tmp_path / "kitchen_mixed-v0.hdf5", columns)

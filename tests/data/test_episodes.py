@@ -2,33 +2,11 @@ import h5py
 import numpy as np
 import pytest
 
-from ptgm_cli.data.episodes import Episodes, read_episodes, write_episodes
+from ptgm_cli.data.episodes import read_episodes, write_episodes
 from ptgm_cli.errors import PtgmError
-from ptgm_cli.kitchen.env import KitchenEnv
 
 
-def random_episodes(lengths=(5, 3), seed=0) -> Episodes:
-    """Random-action episodes from the real env."""
-    env, rng = KitchenEnv(max_episode_steps=None), np.random.default_rng(seed)
-    parts = []
-    for episode, length in enumerate(lengths):
-        observations = [env.reset(seed=seed + episode)[0]]
-        qpos, qvel = [env.data.qpos.copy()], [env.data.qvel.copy()]
-        actions = rng.uniform(-1, 1, size=(length, 9))
-        rewards = []
-        for action in actions:
-            observation, reward, *_ = env.step(action)
-            observations.append(observation)
-            qpos.append(env.data.qpos.copy())
-            qvel.append(env.data.qvel.copy())
-            rewards.append(reward)
-        parts.append(Episodes(np.array(observations), np.array(qpos), np.array(qvel), actions,
-                              np.array(rewards), np.array([length]), [["kettle"]],
-                              np.array([seed + episode])))
-    return Episodes.concatenate(parts)
-
-
-def test_round_trip(tmp_path):
+def test_round_trip(tmp_path, random_episodes):
     episodes = random_episodes()
     write_episodes(tmp_path / "episodes.h5", episodes)
     again = read_episodes(tmp_path / "episodes.h5")
@@ -41,7 +19,7 @@ def test_round_trip(tmp_path):
     assert again.select(np.array([1])).n_steps == 3
 
 
-def test_truncated_file_is_a_user_error(tmp_path):
+def test_truncated_file_is_a_user_error(tmp_path, random_episodes):
     path = tmp_path / "episodes.h5"
     write_episodes(path, random_episodes())
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
@@ -49,7 +27,7 @@ def test_truncated_file_is_a_user_error(tmp_path):
         read_episodes(path)
 
 
-def test_nans_wrong_dims_and_empty_episodes_are_refused(tmp_path):
+def test_nans_wrong_dims_and_empty_episodes_are_refused(tmp_path, random_episodes):
     episodes = random_episodes()
     episodes.actions[2, 4] = np.nan
     with pytest.raises(PtgmError, match="actions has 1 row"):

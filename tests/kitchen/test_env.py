@@ -4,7 +4,6 @@ import pytest
 
 from ptgm_cli.kitchen.env import INIT_QPOS, KitchenEnv
 from ptgm_cli.kitchen.layout import OBS_DIM, goal_indices, goal_names, qpos_state_from_obs
-from tests.kitchen.test_tasks import state_with
 
 
 def make_reference(**kwargs):
@@ -14,6 +13,7 @@ def make_reference(**kwargs):
     return gym.make("FrankaKitchen-v1", max_episode_steps=1000, **kwargs).unwrapped
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("noise", [False, True])
 def test_same_simulation_as_frankakitchen_v1(noise):
     """Same seed and actions: identical qpos/qvel (and observations) at every step."""
@@ -42,7 +42,7 @@ def test_seeded_reset_is_deterministic():
     assert runs[0].shape == (6, OBS_DIM)
 
 
-def test_ordered_protocol_counts_a_subtask_only_after_the_ones_before():
+def test_ordered_protocol_counts_a_subtask_only_after_the_ones_before(state_with):
     env = KitchenEnv(tasks=["microwave", "kettle"], ordered=True)
     env.reset(seed=0)
     env.set_state(state_with("kettle"), np.zeros(env.model.nv))
@@ -55,7 +55,7 @@ def test_ordered_protocol_counts_a_subtask_only_after_the_ones_before():
     assert reward == 2.0 and terminated and info["completed"] == ["microwave", "kettle"]
 
 
-def test_any_order_protocol():
+def test_any_order_protocol(state_with):
     env = KitchenEnv(tasks=["microwave", "kettle"], ordered=False)
     env.reset(seed=0)
     env.set_state(state_with("kettle"), np.zeros(env.model.nv))
@@ -63,7 +63,7 @@ def test_any_order_protocol():
     assert reward == 1.0 and not terminated and info["completed"] == ["kettle"]
 
 
-def test_no_carry_over_between_episodes():
+def test_no_carry_over_between_episodes(state_with):
     env = KitchenEnv(tasks=["microwave"])
     env.reset(seed=0)
     env.set_state(state_with("microwave"), np.zeros(env.model.nv))

@@ -3,8 +3,6 @@ import pytest
 
 from ptgm_cli.kitchen.env import INIT_QPOS, KitchenEnv
 from ptgm_cli.kitchen.tasks import (
-    SUBTASK_GOALS,
-    SUBTASK_QPOS_INDICES,
     SUBTASKS,
     check_subtask_names,
     completed_mask,
@@ -12,18 +10,8 @@ from ptgm_cli.kitchen.tasks import (
 )
 
 
-def state_with(subtask: str, distance: float = 0.0) -> np.ndarray:
-    """The reset state with the subtask's objects at `distance` from their goal, on the line
-    from their reset values to the goal."""
-    qpos = INIT_QPOS.copy()
-    indices = list(SUBTASK_QPOS_INDICES[subtask])
-    offset = qpos[indices] - SUBTASK_GOALS[subtask]
-    qpos[indices] = SUBTASK_GOALS[subtask] + offset * distance / np.linalg.norm(offset)
-    return qpos
-
-
 @pytest.mark.parametrize("subtask", SUBTASKS)
-def test_subtask_done_on_hand_set_states(subtask):
+def test_subtask_done_on_hand_set_states(subtask, state_with):
     assert not subtask_done(INIT_QPOS, subtask)
     assert subtask_done(state_with(subtask), subtask)
     assert subtask_done(state_with(subtask, 0.29), subtask)
@@ -33,7 +21,7 @@ def test_subtask_done_on_hand_set_states(subtask):
 
 
 @pytest.mark.parametrize("subtask", SUBTASKS)
-def test_subtask_done_in_the_simulator(subtask):
+def test_subtask_done_in_the_simulator(subtask, state_with):
     """A goal state set in the real simulator still counts after a zero-ish step of physics."""
     env = KitchenEnv(tasks=[subtask])
     env.reset(seed=0)

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
+from ptgm_cli.artifacts import load_codebook
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.layout import goal_indices
-from ptgm_cli.models.codebook import Codebook, cluster_goals, load_codebook, standardisation
+from ptgm_cli.models.codebook import Codebook, cluster_goals, standardisation
 
 
 def hand_made_codebook() -> Codebook:
@@ -35,7 +36,7 @@ def test_standardisation_floors_the_std_of_still_dims():
     assert std[2] == pytest.approx(0.01)
 
 
-@pytest.mark.parametrize("method", ["kmeans", "tsne-kmeans"])
+@pytest.mark.parametrize("method", ["kmeans", pytest.param("tsne-kmeans", marks=pytest.mark.slow)])
 def test_codes_are_real_goals_and_seeded(method):
     rng = np.random.default_rng(0)
     goals = np.concatenate([rng.normal(centre, 0.1, size=(30, 3)) for centre in (0, 3, 6)])
@@ -53,6 +54,7 @@ def test_too_few_goals_for_the_codes():
         cluster_goals(np.zeros((4, 2)), 5, "kmeans", seed=0)
 
 
+@pytest.mark.slow
 def test_load_codebook(pretrained_workspace):
     codebook, artifact = load_codebook(pretrained_workspace, "default")
     assert codebook.codes.dtype == np.float32 and codebook.codes.shape == (6, 21)

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
+from ptgm_cli.artifacts import load_codebook, load_policy
 from ptgm_cli.errors import PtgmError
-from ptgm_cli.models.codebook import load_codebook
 from ptgm_cli.models.mlp import load_weights, save_weights
-from ptgm_cli.models.policy import GoalPolicy, behaviour_cloning, gaussian_nll, load_policy
+from ptgm_cli.models.policy import GoalPolicy, behaviour_cloning, gaussian_nll
 
 
 def trained_policy(**kwargs) -> GoalPolicy:
@@ -67,6 +67,7 @@ def test_save_load_round_trip_gives_identical_actions(tmp_path):
         torch.testing.assert_close(loaded, original, rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_load_policy_refuses_a_codebook_of_other_goal_dims(pretrained_workspace):
     codebook, _ = load_codebook(pretrained_workspace, "default")
     policy, artifact = load_policy(pretrained_workspace, "default", codebook)

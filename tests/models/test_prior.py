@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from ptgm_cli.artifacts import load_codebook, load_prior
 from ptgm_cli.configs import BuildCodebookConfig
 from ptgm_cli.errors import PtgmError
-from ptgm_cli.models.codebook import load_codebook
 from ptgm_cli.models.mlp import load_weights, save_weights
-from ptgm_cli.models.prior import GoalPrior, classification, load_prior
+from ptgm_cli.models.prior import GoalPrior, classification
 from ptgm_cli.stages import build_codebook
 
 
@@ -34,6 +34,7 @@ def test_save_load_round_trip_gives_identical_logits(tmp_path):
     torch.testing.assert_close(restored(states), prior(states), rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_load_prior_with_its_own_codebook(pretrained_workspace):
     codebook, _ = load_codebook(pretrained_workspace, "default")
     prior, artifact = load_prior(pretrained_workspace, "default", codebook)
@@ -41,6 +42,7 @@ def test_load_prior_with_its_own_codebook(pretrained_workspace):
     assert artifact.manifest.parent("codebook") == codebook.ref
 
 
+@pytest.mark.slow
 def test_load_prior_refuses_a_codebook_of_other_size_dims_or_origin(pretrained_workspace):
     codebook, _ = load_codebook(pretrained_workspace, "default")
     fewer = dataclasses.replace(codebook, codes=codebook.codes[:5])

@@ -9,7 +9,6 @@ from ptgm_cli.models.codebook import Codebook
 from ptgm_cli.models.policy import GoalPolicy
 from ptgm_cli.rl.hierarchy import Options, Rollout, goal_options
 from ptgm_cli.rl.vec_env import EnvSpec, VecKitchenEnv
-from tests.kitchen.test_tasks import state_with
 
 EPISODE_STEPS = 25
 
@@ -85,7 +84,7 @@ def test_goal_options_command_the_code_goal(sample):
     np.testing.assert_allclose(actions, expected.detach().numpy(), rtol=1e-6)
 
 
-def test_episodes_record_the_step_at_which_each_subtask_completed(envs):
+def test_episodes_record_the_step_at_which_each_subtask_completed(envs, state_with):
     options, _ = counting_options(interval=10)
     rollout = Rollout(envs, options, seed_of=lambda i, j: j)
     rollout.start()

@@ -1,16 +1,14 @@
 import numpy as np
 import pytest
 
+from ptgm_cli.artifacts import load_codebook, load_dataset
 from ptgm_cli.configs import BuildCodebookConfig
 from ptgm_cli.errors import PtgmError
-from ptgm_cli.models.codebook import load_codebook
-from ptgm_cli.models.features import load_dataset
 from ptgm_cli.stages import build_codebook
 from ptgm_cli.workspace import Workspace
-from tests.helpers import run_cli
-from tests.stages.conftest import publish_random_dataset
 
 
+@pytest.mark.slow
 def test_codebook_artifact(dataset_workspace):
     artifact = build_codebook.run(
         BuildCodebookConfig(name="five", n_codes=5, subsample=3, seed=2), dataset_workspace)
@@ -28,7 +26,8 @@ def test_codebook_artifact(dataset_workspace):
         assert np.abs(goals - code).max(axis=1).min() == 0
 
 
-def test_cli_build_codebook(dataset_workspace):
+@pytest.mark.slow
+def test_cli_build_codebook(dataset_workspace, run_cli):
     result = run_cli(dataset_workspace, "build-codebook", "--name", "cli", "--n-codes", "4",
                   "--method", "tsne-kmeans", "--goal-dims", "objects21")
     assert result.returncode == 0, result.stderr
@@ -36,14 +35,15 @@ def test_cli_build_codebook(dataset_workspace):
     assert dataset_workspace.read_manifest("codebook", "cli").shapes.goal_dim == 21
 
 
-def test_no_dataset_is_a_one_line_error_naming_fetch_data(tmp_path):
+@pytest.mark.slow
+def test_no_dataset_is_a_one_line_error_naming_fetch_data(tmp_path, run_cli):
     result = run_cli(Workspace(tmp_path), "build-codebook")
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
     assert "run `ptgm fetch-data` first" in result.stderr
 
 
-def test_dataset_of_another_state_layout_is_refused(tmp_path):
+def test_dataset_of_another_state_layout_is_refused(tmp_path, publish_random_dataset):
     workspace = Workspace(tmp_path)
     publish_random_dataset(workspace, state_names=tuple(f"x{i}" for i in range(30)))
     with pytest.raises(PtgmError, match="different state layout.*fetch-data --name default"):

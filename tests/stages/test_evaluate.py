@@ -5,18 +5,16 @@ import json
 import imageio.v2 as imageio
 import pytest
 
-from tests.helpers import run_cli
-from tests.stages.test_train_rl import TINY
-
 
 @pytest.fixture(scope="module")
-def trained_workspace(pretrained_workspace):
-    result = run_cli(pretrained_workspace, "train-rl", *TINY, "--eval-episodes", "0")
+def trained_workspace(pretrained_workspace, run_cli, tiny_rl_options):
+    result = run_cli(pretrained_workspace, "train-rl", *tiny_rl_options, "--eval-episodes", "0")
     assert result.returncode == 0, result.stderr
     return pretrained_workspace
 
 
-def test_eval_records_seeds_and_success_and_writes_a_video(trained_workspace, tmp_path):
+@pytest.mark.slow
+def test_eval_records_seeds_and_success_and_writes_a_video(trained_workspace, tmp_path, run_cli):
     video = tmp_path / "eval.mp4"
     result = run_cli(trained_workspace, "eval", "ptgm-seed0", "--episodes", "3", "--seed", "40",
                      "--video", str(video), "--video-episodes", "1")
@@ -35,7 +33,8 @@ def test_eval_records_seeds_and_success_and_writes_a_video(trained_workspace, tm
     assert len(frames) == 50 and frames[0].shape == (480, 480, 3)
 
 
-def test_eval_is_reproducible(trained_workspace):
+@pytest.mark.slow
+def test_eval_is_reproducible(trained_workspace, run_cli):
     for name in ("first", "second"):
         result = run_cli(trained_workspace, "eval", "--run", "ptgm-seed0", "--episodes", "2",
                       "--name", name)
@@ -45,12 +44,13 @@ def test_eval_is_reproducible(trained_workspace):
     assert first == second
 
 
-def test_eval_of_a_missing_run_names_the_fix(trained_workspace):
+@pytest.mark.slow
+def test_eval_of_a_missing_run_names_the_fix(trained_workspace, run_cli):
     result = run_cli(trained_workspace, "eval", "--run", "nothing")
     assert result.returncode == 1 and "ptgm train-rl" in result.stderr
 
 
-def test_eval_takes_the_run_as_argument_or_option_but_not_two_different_ones(tmp_path):
+def test_eval_takes_the_run_as_argument_or_option_but_not_two_different_ones(tmp_path, run_cli):
     result = run_cli(tmp_path, "eval", "ptgm-seed0", "--run", "sac-seed0")
     assert result.returncode == 1
     assert result.stderr.strip() == ("error: ptgm eval got both 'ptgm-seed0' and --run "

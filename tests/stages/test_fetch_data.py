@@ -9,7 +9,6 @@ from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.tasks import DOWNSTREAM_TASKS, SUBTASKS, completed_mask
 from ptgm_cli.stages import fetch_data
 from ptgm_cli.workspace import Workspace
-from tests.helpers import run_cli
 
 TINY = {"episodes": 3, "subtasks_per_episode": 1, "keep_failures": True}
 
@@ -22,6 +21,7 @@ def test_plans_leave_out_the_downstream_sequence():
     assert contains_in_order(["kettle", *DOWNSTREAM_TASKS], DOWNSTREAM_TASKS)
 
 
+@pytest.mark.slow
 def test_same_data_whatever_the_worker_count(tmp_path):
     """Same seed and episode count, 1 and 2 workers: byte-identical episode arrays."""
     runs = []
@@ -61,7 +61,8 @@ def test_existing_dataset_needs_force(tmp_path):
         fetch_data.run(FetchDataConfig(**{**TINY, "episodes": 1}), workspace)
 
 
-def test_cli_fetch_show_data_and_show_reproduces(tmp_path):
+@pytest.mark.slow
+def test_cli_fetch_show_data_and_show_reproduces(tmp_path, run_cli):
     result = run_cli(tmp_path, "fetch-data", "--episodes", "1", "--subtasks-per-episode", "1",
                      "--keep-failures", "--seed", "3")
     assert result.returncode == 0, result.stderr
@@ -79,14 +80,13 @@ def test_cli_fetch_show_data_and_show_reproduces(tmp_path):
     assert first.actions.tobytes() == second.actions.tobytes()
 
 
-def test_d4rl_without_a_file_is_a_user_error(tmp_path):
+def test_d4rl_without_a_file_is_a_user_error(tmp_path, run_cli):
     result = run_cli(tmp_path, "fetch-data", "--source", "d4rl")
     assert result.returncode == 1 and "needs --path" in result.stderr
 
 
-def test_cli_d4rl_file_becomes_a_dataset_and_bad_file_leaves_nothing(tmp_path):
-    from tests.data.test_d4rl_source import d4rl_columns, write_d4rl
-
+def test_cli_d4rl_file_becomes_a_dataset_and_bad_file_leaves_nothing(tmp_path, run_cli,
+                                                                     write_d4rl, d4rl_columns):
     write_d4rl(tmp_path / "kitchen.hdf5", d4rl_columns())
     result = run_cli(tmp_path / "ws", "fetch-data", "--source", "d4rl",
                      "--path", str(tmp_path / "kitchen.hdf5"), "--name", "d4rl")

@@ -7,22 +7,21 @@ import subprocess
 import time
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
-from ptgm_cli.configs import TrainRLConfig
+from ptgm_cli.algorithms import build
+from ptgm_cli.configs import TrainRLConfig, applies_to
 from ptgm_cli.rl import checkpoint
-from ptgm_cli.rl.build import build
 from ptgm_cli.rl.logger import read_metrics
-from tests.helpers import cli_command, run_cli
 
-TINY = ("--env-steps", "300", "--warmup", "10", "--batch-size", "16", "--num-envs", "2",
-        "--episode-steps", "50", "--hidden", "32", "--checkpoint-every", "100",
-        "--eval-every", "150", "--eval-episodes", "2")
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("algo, transitions", [("ptgm", 30), ("ptgm-noprior", 30), ("sac", 300)])
-def test_each_algo_trains_and_publishes(pretrained_workspace, algo, transitions):
-    result = run_cli(pretrained_workspace, "train-rl", "--algo", algo, *TINY)
+def test_each_algo_trains_and_publishes(pretrained_workspace, algo, transitions, run_cli,
+                                        tiny_rl_options):
+    result = run_cli(pretrained_workspace, "train-rl", "--algo", algo, *tiny_rl_options)
     assert result.returncode == 0, result.stderr
     artifact = pretrained_workspace.load("rl", f"{algo}-seed0")
     metrics = artifact.manifest.metrics
@@ -32,6 +31,10 @@ def test_each_algo_trains_and_publishes(pretrained_workspace, algo, transitions)
     assert metrics["final_eval"]["episodes"] == 2
     assert {p.kind for p in artifact.manifest.parents} == (
         set() if algo == "sac" else {"codebook", "prior", "policy"})
+    # The manifest records the options of its algorithm and no other.
+    assert set(artifact.manifest.config) == {
+        name for name in TrainRLConfig.model_fields if algo in applies_to(name)}
+    assert ("target_divergence" in artifact.manifest.config) == (algo == "ptgm")
     records = read_metrics(artifact.file("metrics.jsonl"))
     names = set().union(*records)
     assert {"charts/completed_subtasks", "charts/return", "charts/success/microwave",
@@ -45,9 +48,10 @@ def test_each_algo_trains_and_publishes(pretrained_workspace, algo, transitions)
     assert not (pretrained_workspace.root / "rl" / ".runs" / f"{algo}-seed0").exists()
 
 
-def test_killed_run_resumes_to_the_same_parameters(pretrained_workspace):
+def test_killed_run_resumes_to_the_same_parameters(pretrained_workspace, run_cli, cli_command):
     """kill -9 after the first checkpoint, resume: identical to a run that never stopped."""
-    budget = ("--env-steps", "600", "--num-envs", "2", "--warmup", "10", "--batch-size", "16",
+    budget = ("--env-steps", "600", "--num-envs", "2", "--warmup-transitions", "10",
+              "--batch-size", "16",
               "--episode-steps", "50", "--hidden", "32", "--checkpoint-every", "100",
               "--eval-every", "200", "--eval-episodes", "1", "--seed", "3")
     workspace = pretrained_workspace
@@ -83,16 +87,19 @@ def test_killed_run_resumes_to_the_same_parameters(pretrained_workspace):
     assert whole_metrics == cut_metrics
 
 
-def test_a_run_training_in_another_process_cannot_be_started_again(pretrained_workspace):
+def test_a_run_training_in_another_process_cannot_be_started_again(pretrained_workspace,
+                                                                   cli_command, run_cli,
+                                                                   tiny_rl_options):
     workspace = pretrained_workspace
     first = subprocess.Popen(
-        cli_command(workspace, "train-rl", "--name", "busy", *TINY, "--env-steps", "100000"),
+        cli_command(workspace, "train-rl", "--name", "busy", *tiny_rl_options,
+                    "--env-steps", "100000"),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run_folder = workspace.root / "rl" / ".runs" / "busy"
     try:
         while not (run_folder / "metrics.jsonl").exists() and first.poll() is None:
             time.sleep(0.02)
-        second = run_cli(workspace, "train-rl", "--name", "busy", *TINY, "--force")
+        second = run_cli(workspace, "train-rl", "--name", "busy", *tiny_rl_options, "--force")
         assert first.poll() is None, "the first run ended before the second started"
     finally:
         first.kill()
@@ -103,31 +110,56 @@ def test_a_run_training_in_another_process_cannot_be_started_again(pretrained_wo
     assert (run_folder / "metrics.jsonl").exists()  # --force did not start it over
 
 
-def test_wandb_without_the_package_is_a_one_line_error(pretrained_workspace):
+def test_wandb_without_the_package_is_a_one_line_error(pretrained_workspace, run_cli,
+                                                       tiny_rl_options):
     if importlib.util.find_spec("wandb") is not None:
         pytest.skip("wandb is installed")
-    result = run_cli(pretrained_workspace, "train-rl", "--wandb", "--name", "no-wandb", *TINY)
+    result = run_cli(pretrained_workspace, "train-rl", "--wandb", "--name", "no-wandb",
+                     *tiny_rl_options)
     assert result.returncode == 1 and "pip install wandb" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("algo, ceiling", [("ptgm", 2.0), ("ptgm-noprior", None)])
-def test_only_ptgm_critics_have_a_ceiling_of_one_value_per_subtask(pretrained_workspace, algo,
-                                                                    ceiling):
-    config = TrainRLConfig(algo=algo, tasks="microwave,kettle")
+@pytest.mark.parametrize("algo, critics, ceiling", [
+    ("ptgm", "bounded", 2.0), ("ptgm", "paper", None), ("ptgm-noprior", "bounded", None)])
+def test_only_ptgm_bounded_critics_have_a_ceiling_of_one_value_per_subtask(
+        pretrained_workspace, algo, critics, ceiling):
+    config = TrainRLConfig(algo=algo, critics=critics, tasks="microwave,kettle")
     assert build(config, pretrained_workspace).agent.value_ceiling == ceiling
 
 
-def test_a_run_started_before_the_critic_options_resumes_only_with_its_own(pretrained_workspace):
-    recorded = TrainRLConfig(name="old").model_dump(mode="json")
-    del recorded["next_value"], recorded["critic_layer_norm"]
-    run_dir = pretrained_workspace.root / "rl" / ".runs" / "old"
-    run_dir.mkdir(parents=True)
-    checkpoint.save_resume(run_dir / checkpoint.RESUME_FILE, {"config": recorded})
+@pytest.mark.parametrize("critics, bounded", [("bounded", True), ("paper", False)])
+def test_the_critics_preset_sets_every_critic_option(pretrained_workspace, critics, bounded):
+    agent = build(TrainRLConfig(critics=critics), pretrained_workspace).agent
+    assert agent.expected_next_value == bounded
+    assert (agent.episode_steps == 280) == bounded and (agent.episode_steps is None) != bounded
+    has_layer_norm = any(isinstance(m, torch.nn.LayerNorm) for m in agent.critics.modules())
+    assert has_layer_norm == bounded
 
-    defaults = run_cli(pretrained_workspace, "train-rl", "--name", "old", "--resume")
+
+def test_an_option_of_another_algorithm_is_a_one_line_error(pretrained_workspace, tmp_path,
+                                                            run_cli):
+    flag = run_cli(pretrained_workspace, "train-rl", "--algo", "sac", "--target-divergence", "2")
+    config_file = tmp_path / "sac.toml"
+    config_file.write_text('algo = "sac"\ntarget-divergence = 2\n')
+    from_file = run_cli(pretrained_workspace, "train-rl", "--config", str(config_file))
+    for result in (flag, from_file):
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            "error: --target-divergence does not apply to --algo sac; see `ptgm train-rl "
+            "--help` for each option's algorithms")
+    assert not (pretrained_workspace.root / "rl" / ".runs" / "sac-seed0").exists()
+
+
+def test_resume_refuses_other_settings_and_another_algorithm(pretrained_workspace, run_cli):
+    run_dir = pretrained_workspace.root / "rl" / ".runs" / "started"
+    run_dir.mkdir(parents=True)
+    recorded = TrainRLConfig(name="started", critics="paper").recorded()
+    checkpoint.save_resume(run_dir / checkpoint.RESUME_FILE, {"config": recorded})
+    defaults = run_cli(pretrained_workspace, "train-rl", "--name", "started", "--resume")
     assert defaults.returncode == 1
-    assert "--critic-layer-norm, --next-value" in defaults.stderr
-    own = run_cli(pretrained_workspace, "train-rl", "--name", "old", "--resume",
-                  "--next-value", "sampled", "--no-critic-layer-norm")
-    assert "was started with other" not in own.stderr
+    assert defaults.stderr.strip() == ("error: run 'started' was started with other --critics; "
+                                       "resume it with its original settings")
+    sac = run_cli(pretrained_workspace, "train-rl", "--name", "started", "--resume",
+                  "--algo", "sac")
+    assert sac.returncode == 1 and "--algo, --codebook" in sac.stderr

@@ -1,6 +1,7 @@
-"""Build a run's agent and options from its config: the pre-trained models for PTGM, nothing for
-flat SAC. Used alike by training, evaluation (which then loads the final weights) and the
-benchmark, so that a published run always rebuilds into the networks it was trained with.
+"""Each train-rl algorithm built from its config: the agent, how its decisions become env actions,
+and the task's envs. PTGM loads the pre-trained models; flat SAC needs none. Training, evaluation
+and the benchmark all build runs here, so a published run always rebuilds into the networks it
+was trained with.
 """
 
 from __future__ import annotations
@@ -9,17 +10,16 @@ import copy
 import math
 from dataclasses import dataclass
 
+from ptgm_cli.artifacts import load_codebook, load_policy, load_prior
 from ptgm_cli.configs import TrainRLConfig
 from ptgm_cli.kitchen.layout import N_ACTION, OBS_DIM
 from ptgm_cli.manifests import ParentRef
-from ptgm_cli.models.codebook import load_codebook
 from ptgm_cli.models.features import OBS_NAMES, feature_names
-from ptgm_cli.models.policy import load_policy
-from ptgm_cli.models.prior import load_prior
 from ptgm_cli.rl.agent import SACAgent
 from ptgm_cli.rl.continuous_sac import ContinuousSAC
 from ptgm_cli.rl.discrete_sac import DiscreteSAC, fresh_copy
 from ptgm_cli.rl.hierarchy import Options, flat_options, goal_options
+from ptgm_cli.rl.vec_env import EnvSpec
 from ptgm_cli.workspace import Workspace
 
 # Discrete SAC's usual entropy target (Christodoulou 2019): 98% of the uniform policy's entropy.
@@ -35,6 +35,11 @@ class RLSetup:
     n_codes: int | None
 
 
+def env_spec(config: TrainRLConfig) -> EnvSpec:
+    """The downstream task a run's config describes."""
+    return EnvSpec(config.tasks, not config.any_order, config.episode_steps)
+
+
 def build(config: TrainRLConfig, workspace: Workspace) -> RLSetup:
     if config.algo == "sac":
         agent = ContinuousSAC(OBS_DIM, N_ACTION, gamma=config.gamma, tau=config.tau,
@@ -45,12 +50,13 @@ def build(config: TrainRLConfig, workspace: Workspace) -> RLSetup:
     prior, prior_artifact = load_prior(workspace, config.prior, codebook)
     policy, policy_artifact = load_policy(workspace, config.policy, codebook)
     prior.eval()
+    bounded = config.critics == "bounded"
     if config.algo == "ptgm":
         # PTGM §4.3: the high-level policy starts as the prior and is pulled towards it.
         actor, regulariser = copy.deepcopy(prior), prior
         target = config.target_divergence
         # One unit of reward per subtask and a KL >= 0: no soft value exceeds the subtask count.
-        value_ceiling = float(len(config.tasks))
+        value_ceiling = float(len(config.tasks)) if bounded else None
     else:
         actor, regulariser = fresh_copy(prior), None
         target_entropy = config.target_entropy
@@ -62,10 +68,8 @@ def build(config: TrainRLConfig, workspace: Workspace) -> RLSetup:
         actor, regulariser, prior.mlp.input_mean, prior.mlp.input_std, codebook.n_codes,
         target=target, gamma=config.gamma, tau=config.tau, lr=config.lr,
         grad_clip=config.grad_clip, hidden=config.hidden, critic_layers=config.critic_layers,
-        kl=config.kl, value_ceiling=value_ceiling,
-        expected_next_value=config.next_value == "expected",
-        critic_layer_norm=config.critic_layer_norm,
-        episode_steps=config.episode_steps if config.critic_time else None,
+        value_ceiling=value_ceiling, expected_next_value=bounded, critic_layer_norm=bounded,
+        episode_steps=config.episode_steps if bounded else None,
     )
     options = goal_options(policy, codebook, prior.features, config.hl_interval,
                            sample=config.low_level_actions == "sample")

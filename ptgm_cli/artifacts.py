@@ -1,0 +1,107 @@
+"""Published artifacts as library objects: every model and dataset a stage reads from the workspace
+is loaded here, with the checks that it fits this code and the artifacts it is used with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from safetensors.numpy import load_file
+
+from ptgm_cli.data.episodes import Episodes, read_episodes
+from ptgm_cli.errors import PtgmError
+from ptgm_cli.kitchen.layout import QPOS_NAMES, goal_indices
+from ptgm_cli.manifests import ParentRef
+from ptgm_cli.models.codebook import CODEBOOK_FILE, Codebook
+from ptgm_cli.models.features import check_state_names, feature_names
+from ptgm_cli.models.mlp import load_weights
+from ptgm_cli.models.policy import POLICY_FILE, GoalPolicy
+from ptgm_cli.models.prior import PRIOR_FILE, GoalPrior
+from ptgm_cli.workspace import Artifact, Workspace
+
+
+@dataclass(frozen=True)
+class PublishedCodebook(Codebook):
+    """A codebook loaded from the workspace; `ref` pins its artifact, so that a prior can be
+    checked to have been trained on it."""
+
+    ref: ParentRef
+
+
+def load_dataset(workspace: Workspace, name: str) -> tuple[Episodes, Artifact]:
+    """A dataset artifact's episodes, refused unless its states are the 30-dim qpos layout."""
+    dataset = workspace.load("dataset", name)
+    check_state_names(
+        "dataset", name, dataset.manifest.shapes.state_names, list(QPOS_NAMES),
+        f"re-create it with `ptgm fetch-data --name {name} --force`",
+    )
+    return read_episodes(dataset.file("episodes.h5")), dataset
+
+
+def load_codebook(workspace: Workspace, name: str) -> tuple[PublishedCodebook, Artifact]:
+    artifact = workspace.load("codebook", name)
+    goal_dims = artifact.manifest.config["goal_dims"]
+    tensors = load_file(str(artifact.file(CODEBOOK_FILE)))
+    if tuple(tensors["goal_indices"].tolist()) != goal_indices(goal_dims):
+        raise PtgmError(
+            f"codebook {name!r} holds goal dims that are not preset {goal_dims!r} of this ptgm; "
+            f"re-create it with `ptgm build-codebook --name {name} --force`"
+        )
+    codebook = PublishedCodebook(tensors["codes"], goal_dims, tensors["goal_mean"],
+                                 tensors["goal_std"], ref=artifact.ref)
+    return codebook, artifact
+
+
+def load_policy(workspace: Workspace, name: str,
+                codebook: Codebook | None = None) -> tuple[GoalPolicy, Artifact]:
+    """A trained policy in eval mode; given a codebook, refuse one with other goal dims."""
+    artifact = workspace.load("policy", name)
+    config, shapes = artifact.manifest.config, artifact.manifest.shapes
+    fix = f"retrain it with `ptgm train-policy --name {name} --force`"
+    policy = GoalPolicy(config["state_features"], config["goal_dims"], config["hidden"])
+    check_state_names("policy", name, shapes.state_names, feature_names(policy.state_features),
+                      fix)
+    if shapes.goal_indices != list(goal_indices(policy.goal_dims)):
+        raise PtgmError(f"policy {name!r} records goal dims that are not preset "
+                        f"{policy.goal_dims!r} of this ptgm; {fix}")
+    load_weights(policy, artifact.file(POLICY_FILE), fix)
+    if codebook is not None:
+        policy.check_goal_dims(codebook, _codebook_name(codebook))
+    return policy, artifact
+
+
+def load_prior(workspace: Workspace, name: str,
+               codebook: Codebook | None = None) -> tuple[GoalPrior, Artifact]:
+    """A trained prior in eval mode; given a codebook, check it is the prior's own."""
+    artifact = workspace.load("prior", name)
+    config, shapes = artifact.manifest.config, artifact.manifest.shapes
+    fix = f"retrain it with `ptgm train-prior --name {name} --force`"
+    prior = GoalPrior(config["state_features"], shapes.n_codes, config["hidden"])
+    check_state_names("prior", name, shapes.state_names, feature_names(prior.state_features), fix)
+    load_weights(prior, artifact.file(PRIOR_FILE), fix)
+    if codebook is not None:
+        check_prior_codebook(artifact, codebook)
+    return prior, artifact
+
+
+def check_prior_codebook(prior: Artifact, codebook: Codebook) -> None:
+    """Refuse a codebook of another size or goal space, or, for a published codebook, not the
+    one the prior was trained on."""
+    name, shapes = prior.manifest.name, prior.manifest.shapes
+    given = _codebook_name(codebook)
+    retrain = f"train a prior for it with `ptgm train-prior --codebook {given} --name NEW_NAME`"
+    if shapes.n_codes != codebook.n_codes:
+        raise PtgmError(f"prior {name!r} predicts {shapes.n_codes} codes but codebook {given!r} "
+                        f"has {codebook.n_codes}; {retrain}")
+    if shapes.goal_indices != list(codebook.goal_indices):
+        raise PtgmError(f"prior {name!r} was trained on {len(shapes.goal_indices or [])}-dim goals "
+                        f"({', '.join((shapes.goal_names or [])[:3])}, ...) but codebook {given!r} "
+                        f"uses {codebook.goal_dims}; {retrain}")
+    parent = prior.manifest.parent("codebook")
+    if isinstance(codebook, PublishedCodebook) and codebook.ref != parent:
+        raise PtgmError(f"prior {name!r} was trained on codebook {parent.name!r}, "
+                        f"not on codebook {given!r}; pass that codebook or {retrain}")
+
+
+def _codebook_name(codebook: Codebook) -> str:
+    return codebook.ref.name if isinstance(codebook, PublishedCodebook) else "given"
