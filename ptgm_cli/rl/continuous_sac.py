@@ -31,6 +31,12 @@ class FlatSACHyperparameters:
     policy_frequency: int = 2
 
 
+def soft_q_target(rewards: torch.Tensor, terminated: torch.Tensor, next_q: torch.Tensor,
+                  next_log_prob: torch.Tensor, alpha: torch.Tensor, gamma: float) -> torch.Tensor:
+    """y = r + gamma (1 - d) (min Q'(s', a') - alpha log pi(a' | s')), a' ~ pi(. | s')."""
+    return rewards + gamma * (1 - terminated) * (next_q - alpha * next_log_prob)
+
+
 class SoftQNetwork(nn.Module):
     def __init__(self, state_dim: int, action_dim: int, hidden: int):
         super().__init__()
@@ -109,9 +115,8 @@ class ContinuousSAC(SACAgent):
         with torch.no_grad():
             next_actions, next_log_prob = self.actor(batch.next_states, generator)
             next_q = torch.min(*(q(batch.next_states, next_actions) for q in self.target_critics))
-            target = batch.rewards + self.gamma * (1 - batch.terminated) * (
-                next_q - alpha * next_log_prob
-            )
+            target = soft_q_target(batch.rewards, batch.terminated, next_q, next_log_prob, alpha,
+                                   self.gamma)
         q_values = [q(batch.states, batch.actions) for q in self.critics]
         critic_loss = sum(F.mse_loss(q, target) for q in q_values)
         self.critic_optimizer.zero_grad()

@@ -3,7 +3,7 @@ import copy
 import numpy as np
 import torch
 
-from ptgm_cli.rl.continuous_sac import ContinuousSAC
+from ptgm_cli.rl.continuous_sac import ContinuousSAC, soft_q_target
 from ptgm_cli.rl.replay import Batch
 
 
@@ -36,3 +36,10 @@ def test_actor_updates_are_delayed():
     assert all(torch.equal(v, agent.actor.state_dict()[k]) for k, v in actor_before.items())
     second = agent.update(batch, generator)
     assert "losses/actor" in second and agent.alpha != 1.0
+
+
+def test_soft_target_subtracts_the_entropy_cost_and_stops_at_termination():
+    rewards, next_q = torch.tensor([1.0, 1.0]), torch.tensor([2.0, 2.0])
+    next_log_prob, alpha = torch.tensor([0.5, 0.5]), torch.tensor(0.2)
+    target = soft_q_target(rewards, torch.tensor([0.0, 1.0]), next_q, next_log_prob, alpha, 0.9)
+    torch.testing.assert_close(target, torch.tensor([1.0 + 0.9 * (2.0 - 0.1), 1.0]))
