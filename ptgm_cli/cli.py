@@ -204,7 +204,9 @@ def _short(value) -> str:
 def status(ctx: typer.Context) -> None:
     """Show the workspace's artifacts and their lineage."""
     workspace: Workspace = ctx.obj
-    manifests = workspace.all_manifests()
+    manifests, problems = workspace.all_manifests()
+    for problem in problems:
+        report.warn(problem)
     if not manifests:
         report.results.print(f"no artifacts in {workspace.root}; start with `ptgm fetch-data`")
         return

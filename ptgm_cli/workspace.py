@@ -158,15 +158,16 @@ class Workspace:
         manifest = self.path(ref.kind, ref.name) / MANIFEST_FILE
         return manifest.is_file() and sha256_file(manifest) == ref.manifest_sha256
 
-    def all_manifests(self) -> list[Manifest]:
-        manifests = []
+    def all_manifests(self) -> tuple[list[Manifest], list[str]]:
+        """The readable manifests, and why each of the others cannot be read."""
+        manifests, problems = [], []
         for kind in ARTIFACT_KINDS:
             for name in self.names(kind):
                 try:
                     manifests.append(self.read_manifest(kind, name))
-                except PtgmError:
-                    continue
-        return manifests
+                except PtgmError as error:
+                    problems.append(str(error))
+        return manifests, problems
 
     @contextmanager
     def publish(self, manifest: Manifest, *, overwrite: bool = False) -> Iterator[Staging]:

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from ptgm_cli.errors import PtgmError
-from ptgm_cli.manifests import Manifest, Shapes
+from ptgm_cli.manifests import SCHEMA_VERSION, Manifest, Shapes
 from ptgm_cli.workspace import Workspace
 
 
@@ -32,6 +32,19 @@ def test_tampered_file_is_detected(tmp_path):
     artifact.file("episodes.bin").write_bytes(b"abd")
     with pytest.raises(PtgmError, match="does not match its checksum.*ptgm fetch-data"):
         workspace.load("dataset", "data")
+
+
+def test_an_artifact_of_an_earlier_schema_says_to_re_run_its_stage(tmp_path):
+    workspace = Workspace(tmp_path)
+    artifact = publish_dataset(workspace)
+    manifest_file = artifact.file("manifest.json")
+    manifest_file.write_text(manifest_file.read_text().replace(
+        f'"schema_version": {SCHEMA_VERSION}', f'"schema_version": {SCHEMA_VERSION - 1}'))
+    fix = "re-create it with `ptgm fetch-data --name data --force`"
+    with pytest.raises(PtgmError, match=f"schema {SCHEMA_VERSION - 1} .* not readable.*{fix}"):
+        workspace.load("dataset", "data")
+    manifests, problems = workspace.all_manifests()
+    assert manifests == [] and len(problems) == 1 and problems[0].endswith(fix)
 
 
 def test_missing_file_and_corrupt_manifest(tmp_path):
@@ -93,7 +106,7 @@ def test_killed_process_mid_publish_leaves_nothing_visible(tmp_path):
     assert result.returncode == 9
     workspace = Workspace(tmp_path)
     assert not workspace.exists("dataset", "data") and workspace.names("dataset") == []
-    assert workspace.all_manifests() == []
+    assert workspace.all_manifests() == ([], [])
     assert workspace.remove_stale_staging() == 1
 
 
