@@ -5,19 +5,38 @@ is loaded here, with the checks that it fits this code and the artifacts it is u
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
-from safetensors.numpy import load_file
+import torch
+from pydantic import ValidationError
 
+from ptgm_cli.config import StageConfig
+from ptgm_cli.configs import (
+    BuildCodebookConfig,
+    TrainPolicyConfig,
+    TrainPriorConfig,
+    TrainRLConfig,
+)
 from ptgm_cli.data.episodes import Episodes, read_episodes
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.layout import QPOS_NAMES, goal_indices
 from ptgm_cli.manifests import ParentRef
 from ptgm_cli.models.codebook import CODEBOOK_FILE, Codebook
 from ptgm_cli.models.features import check_state_names, feature_names
-from ptgm_cli.models.mlp import load_weights
+from ptgm_cli.models.mlp import (
+    load_weights,
+    non_finite,
+    read_tensors,
+    short_list,
+    weight_mismatches,
+)
 from ptgm_cli.models.policy import POLICY_FILE, GoalPolicy
 from ptgm_cli.models.prior import PRIOR_FILE, GoalPrior
-from ptgm_cli.workspace import Artifact, Workspace
+from ptgm_cli.rl.agent import SACAgent
+from ptgm_cli.rl.checkpoint import WEIGHTS_FILE
+from ptgm_cli.workspace import PRODUCER, Artifact, Workspace
+
+Config = TypeVar("Config", bound=StageConfig)
 
 
 @dataclass(frozen=True)
@@ -39,16 +58,28 @@ def load_dataset(workspace: Workspace, name: str) -> tuple[Episodes, Artifact]:
 
 
 def load_codebook(workspace: Workspace, name: str) -> tuple[PublishedCodebook, Artifact]:
+    """A codebook whose arrays agree with each other and with its manifest."""
     artifact = workspace.load("codebook", name)
-    goal_dims = artifact.manifest.config["goal_dims"]
-    tensors = load_file(str(artifact.file(CODEBOOK_FILE)))
-    if tuple(tensors["goal_indices"].tolist()) != goal_indices(goal_dims):
-        raise PtgmError(
-            f"codebook {name!r} holds goal dims that are not preset {goal_dims!r} of this ptgm; "
-            f"re-create it with `ptgm build-codebook --name {name} --force`"
-        )
-    codebook = PublishedCodebook(tensors["codes"], goal_dims, tensors["goal_mean"],
-                                 tensors["goal_std"], ref=artifact.ref)
+    config, fix = recorded_config(artifact, BuildCodebookConfig), recreate(artifact)
+    path = artifact.file(CODEBOOK_FILE)
+    tensors = read_tensors(path, fix)
+    goal_dim = len(goal_indices(config.goal_dims))
+    expected = {"codes": torch.empty(config.n_codes, goal_dim), "goal_mean": torch.empty(goal_dim),
+                "goal_std": torch.empty(goal_dim),
+                "goal_indices": torch.empty(goal_dim, dtype=torch.int64)}
+    problems = weight_mismatches(expected, tensors) + [
+        f"{key} is not finite" for key in non_finite(tensors)]
+    if problems:
+        raise PtgmError(f"{path} does not fit the codebook its manifest describes "
+                        f"({short_list(problems)}); {fix}")
+    if tuple(tensors["goal_indices"].tolist()) != goal_indices(config.goal_dims):
+        raise PtgmError(f"codebook {name!r} holds goal dims that are not preset "
+                        f"{config.goal_dims!r} of this ptgm; {fix}")
+    if (tensors["goal_std"] <= 0).any():
+        raise PtgmError(f"codebook {name!r} holds a goal std that is not positive; {fix}")
+    codebook = PublishedCodebook(tensors["codes"].numpy(), config.goal_dims,
+                                 tensors["goal_mean"].numpy(), tensors["goal_std"].numpy(),
+                                 ref=artifact.ref)
     return codebook, artifact
 
 
@@ -56,9 +87,9 @@ def load_policy(workspace: Workspace, name: str,
                 codebook: Codebook | None = None) -> tuple[GoalPolicy, Artifact]:
     """A trained policy in eval mode; given a codebook, refuse one with other goal dims."""
     artifact = workspace.load("policy", name)
-    config, shapes = artifact.manifest.config, artifact.manifest.shapes
+    config, shapes = recorded_config(artifact, TrainPolicyConfig), artifact.manifest.shapes
     fix = f"retrain it with `ptgm train-policy --name {name} --force`"
-    policy = GoalPolicy(config["state_features"], config["goal_dims"], config["hidden"])
+    policy = GoalPolicy(config.state_features, config.goal_dims, config.hidden)
     check_state_names("policy", name, shapes.state_names, feature_names(policy.state_features),
                       fix)
     if shapes.goal_indices != list(goal_indices(policy.goal_dims)):
@@ -74,14 +105,45 @@ def load_prior(workspace: Workspace, name: str,
                codebook: Codebook | None = None) -> tuple[GoalPrior, Artifact]:
     """A trained prior in eval mode; given a codebook, check it is the prior's own."""
     artifact = workspace.load("prior", name)
-    config, shapes = artifact.manifest.config, artifact.manifest.shapes
+    config, shapes = recorded_config(artifact, TrainPriorConfig), artifact.manifest.shapes
     fix = f"retrain it with `ptgm train-prior --name {name} --force`"
-    prior = GoalPrior(config["state_features"], shapes.n_codes, config["hidden"])
+    prior = GoalPrior(config.state_features, shapes.n_codes, config.hidden)
     check_state_names("prior", name, shapes.state_names, feature_names(prior.state_features), fix)
     load_weights(prior, artifact.file(PRIOR_FILE), fix)
     if codebook is not None:
         check_prior_codebook(artifact, codebook)
     return prior, artifact
+
+
+def load_run_weights(agent: SACAgent, run: Artifact) -> None:
+    """A published rl run's weights into the agent `build` made from its recorded config."""
+    path, fix = run.file(WEIGHTS_FILE), recreate(run)
+    agent.load_weights(read_tensors(path, fix), str(path), fix)
+
+
+def recorded_config(artifact: Artifact, config_class: type[Config]) -> Config:
+    """The config an artifact was made with. Every option that applies must be recorded and
+    valid: a default standing in for a missing one would describe another artifact."""
+    manifest, fix = artifact.manifest, recreate(artifact)
+    try:
+        config = config_class.model_validate(manifest.config)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "its options"
+        raise PtgmError(f"{manifest.kind} {manifest.name!r}: the config in its manifest is "
+                        f"invalid ({where}: {problem['msg']}); {fix}") from None
+    options = config.recorded() if isinstance(config, TrainRLConfig) else config.model_fields
+    missing = sorted(set(options) - set(manifest.config))
+    if missing:
+        raise PtgmError(f"{manifest.kind} {manifest.name!r}: its manifest records no "
+                        f"{', '.join(missing)}; {fix}")
+    return config
+
+
+def recreate(artifact: Artifact) -> str:
+    """The fix for an artifact that cannot be used: make it again."""
+    kind, name = artifact.manifest.kind, artifact.manifest.name
+    return f"re-create it with `{PRODUCER[kind]} --name {name} --force`"
 
 
 def check_prior_codebook(prior: Artifact, codebook: Codebook) -> None:

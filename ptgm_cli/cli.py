@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ptgm_cli import configs, report
@@ -41,6 +42,9 @@ def main(
         Path("workspace"), "--workspace", "-w", envvar="PTGM_WORKSPACE", help=WORKSPACE_HELP
     ),
 ) -> None:
+    if workspace.exists() and not workspace.is_dir():
+        raise PtgmError(f"--workspace {workspace} is a file; give a folder (it is created if "
+                        "missing)")
     ctx.obj = Workspace(workspace)
 
 
@@ -50,6 +54,8 @@ def _cli_annotation(annotation: Any) -> Any:
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if annotation in (bool, int, float, str, Path):
         return annotation
+    if origin is typing.Annotated:
+        return _cli_annotation(args[0])
     if origin in (typing.Union, types.UnionType) and len(args) == 1:
         return _cli_annotation(args[0])
     if origin is typing.Literal:
@@ -146,25 +152,26 @@ def _published(artifact) -> None:
     )
 
 
+# (command, config, module of ptgm_cli.stages, kind of artifact it publishes, help)
 STAGES = (
-    ("fetch-data", configs.FetchDataConfig, "fetch_data",
+    ("fetch-data", configs.FetchDataConfig, "fetch_data", "dataset",
      "Make (scripted expert) or load (Minari, D4RL) a dataset of kitchen episodes."),
-    ("build-codebook", configs.BuildCodebookConfig, "build_codebook",
+    ("build-codebook", configs.BuildCodebookConfig, "build_codebook", "codebook",
      "Cluster the dataset's goal states into a discrete goal space (the codebook)."),
-    ("train-policy", configs.TrainPolicyConfig, "train_policy",
+    ("train-policy", configs.TrainPolicyConfig, "train_policy", "policy",
      "Behaviour-clone the goal-conditioned low-level policy pi(a | s, g)."),
-    ("train-prior", configs.TrainPriorConfig, "train_prior",
+    ("train-prior", configs.TrainPriorConfig, "train_prior", "prior",
      "Train the goal prior p(code | s), a classifier over the codebook."),
-    ("eval-policy", configs.EvalPolicyConfig, "eval_policy",
+    ("eval-policy", configs.EvalPolicyConfig, "eval_policy", "eval",
      "Check in the simulator that the low-level policy reaches commanded goals."),
-    ("train-rl", configs.TrainRLConfig, "train_rl",
+    ("train-rl", configs.TrainRLConfig, "train_rl", "rl",
      "Learn a downstream task: high-level SAC over codes with KL to the prior (or a baseline)."),
-    ("eval", configs.EvalConfig, "evaluate",
+    ("eval", configs.EvalConfig, "evaluate", "eval",
      "Evaluate an RL run: completed subtasks, per-subtask success, optional video."),
 )
 # Fields that a command also takes as its positional argument.
 POSITIONAL_ARGUMENTS = {"eval": "run"}
-for _command, _config_cls, _module, _help in STAGES:
+for _command, _config_cls, _module, _kind, _help in STAGES:
     stage_command(_command, _config_cls, _module, _help, summarise=_published,
                   argument=POSITIONAL_ARGUMENTS.get(_command))
 
@@ -197,7 +204,13 @@ KEY_METRICS = {
 
 
 def _short(value) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else f"{value:,}"
+    """A metric in a few characters; a manifest may hold any JSON value there, shown as text
+    (not as the table's markup)."""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return escape(str(value))
 
 
 @app.command()
@@ -244,12 +257,20 @@ def show(
 ) -> None:
     """Print an artifact's resolved config as a TOML file that reproduces it."""
     manifest = _find(ctx.obj, name)
-    command = PRODUCER[manifest.kind]
+    command = _producer(manifest)
     sys.stdout.write(
         f"# {manifest.kind} {manifest.name!r}, made {manifest.created:%Y-%m-%d %H:%M} UTC\n"
         f"# reproduce with: {command} --config THIS_FILE.toml\n"
     )
     sys.stdout.write(config_to_toml(manifest.config))
+
+
+def _producer(manifest) -> str:
+    """The command that made an artifact, whose options are its config's keys: `eval` and
+    `eval-policy` both publish eval artifacts."""
+    makers = [command for command, config_cls, _, kind, _ in STAGES
+              if kind == manifest.kind and set(manifest.config) <= set(config_cls.model_fields)]
+    return f"ptgm {makers[0]}" if len(makers) == 1 else PRODUCER[manifest.kind]
 
 
 @app.command("show-data")

@@ -6,6 +6,8 @@ fields, and the resolved config is what an artifact's manifest stores.
 
 from __future__ import annotations
 
+import os
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -19,9 +21,10 @@ from ptgm_cli.errors import PtgmError
 
 
 class StageConfig(BaseModel):
-    """Base of every stage config: frozen, unknown keys rejected."""
+    """Base of every stage config: frozen, unknown keys rejected, and no float option inf or nan
+    (a learning rate of inf trains a network of NaNs)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -30,6 +33,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
         values = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
         raise PtgmError(f"config file {path} not found") from None
+    except OSError as error:  # a folder, a file without read permission
+        raise PtgmError(f"cannot read config file {path}: {error.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise PtgmError(f"config file {path} is not valid TOML: {error}") from None
     return {key.replace("-", "_"): value for key, value in values.items()}
@@ -54,7 +59,32 @@ def resolve_config(
         if not problem["loc"]:  # a check across options, whose message names them
             raise PtgmError(problem["msg"].removeprefix("Value error, ")) from None
         option = "--" + "-".join(str(part) for part in problem["loc"]).replace("_", "-")
+        if problem["type"] == "value_error":  # our own checks, whose message names the value
+            raise PtgmError(f"{option}: {problem['msg'].removeprefix('Value error, ')}") from None
         raise PtgmError(f"{option}: {problem['msg']} (got {problem.get('input')!r})") from None
+
+
+def check_writable_file(path: Path) -> Path:
+    """Refuse a file that cannot be written before the work that makes it starts: the path must
+    not be a folder, and the file, or else its nearest existing folder (the missing ones below
+    it are created when the file is written), must be writable."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise PtgmError(f"{path} is a folder; give a file name")
+        target = path
+        if not path.exists():
+            target = path.absolute().parent
+            while not target.exists():
+                target = target.parent
+            if not target.is_dir():
+                raise PtgmError(f"cannot write {path}: {target} is a file, not a folder")
+        writable = os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0))
+    except OSError as error:  # a name too long, a folder that cannot be searched
+        raise PtgmError(f"cannot write {path}: {error.strerror}") from None
+    if not writable:
+        raise PtgmError(f"cannot write {path}: {target} is not writable")
+    return path
 
 
 def config_to_toml(values: dict[str, Any]) -> str:

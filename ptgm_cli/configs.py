@@ -7,19 +7,39 @@ This module stays light (no torch, no simulator) so that the CLI starts fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from ptgm_cli.config import StageConfig
+from ptgm_cli.config import StageConfig, check_writable_file
+from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.layout import GOAL_DIM_PRESETS
 from ptgm_cli.kitchen.tasks import DOWNSTREAM_TASKS, check_subtask_names
+from ptgm_cli.workspace import check_name
 
 GoalDims = Literal["paper21", "objects21", "robot9", "qpos30"]
 StateFeatures = Literal["qpos30", "obs59"]
 LowLevelActions = Literal["mean", "sample"]
 assert set(GoalDims.__args__) == set(GOAL_DIM_PRESETS)
+
+
+def _as_field_check(check: Callable) -> AfterValidator:
+    """A workspace check as a field validator: its error names the option that failed."""
+    def validate(value):
+        try:
+            return check(value)
+        except PtgmError as error:
+            raise ValueError(str(error)) from None
+    return AfterValidator(validate)
+
+
+# Every seed also seeds numpy's global generator, which takes 32 bits.
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+# The name of an artifact to write or read: one folder of the workspace.
+ArtifactName = Annotated[str, _as_field_check(check_name)]
+WritableFile = Annotated[Path, _as_field_check(check_writable_file)]
 
 
 def _split_names(value):
@@ -30,15 +50,15 @@ def _split_names(value):
 
 
 class FetchDataConfig(StageConfig):
-    name: str = Field("default", description="Name of the dataset artifact to write.")
+    name: ArtifactName = Field("default", description="Name of the dataset artifact to write.")
     source: Literal["scripted", "minari", "d4rl"] = Field(
         "scripted",
         description="scripted: the built-in expert (offline); minari: a Minari dataset; "
         "d4rl: a D4RL kitchen HDF5 file.",
     )
     episodes: int = Field(600, gt=0, description="Scripted episodes to generate.")
-    seed: int = Field(
-        0, ge=0, description="Seed of the scripted data (episode i is seeded by (seed, i))."
+    seed: Seed = Field(
+        0, description="Seed of the scripted data (episode i is seeded by (seed, i))."
     )
     workers: int = Field(
         0, ge=0, description="Worker processes for scripted data; 0 = all cores. "
@@ -75,11 +95,12 @@ class FetchDataConfig(StageConfig):
 
 
 class BuildCodebookConfig(StageConfig):
-    name: str = Field("default", description="Name of the codebook artifact to write.")
-    dataset: str = Field("default", description="Dataset artifact to cluster.")
+    name: ArtifactName = Field("default", description="Name of the codebook artifact to write.")
+    dataset: ArtifactName = Field("default", description="Dataset artifact to cluster.")
     n_codes: int = Field(
         500, ge=2, description="Number of codes (clusters). The paper used 50; on the scripted "
-        "data 50 codes are too coarse for the prior's codes to get anything done (README)."
+        "data 50 codes are too coarse for the prior's codes to get anything done "
+        "(docs/experiments.md)."
     )
     goal_dims: GoalDims = Field("paper21", description="Which state dims form a goal.")
     method: Literal["kmeans", "tsne-kmeans"] = Field(
@@ -89,12 +110,12 @@ class BuildCodebookConfig(StageConfig):
         "with few codes: with 50, k-means gives the dense transit states most of them).",
     )
     subsample: int = Field(6, ge=1, description="Use every n-th dataset state (the paper: 6).")
-    seed: int = Field(0, ge=0, description="Seed of k-means / t-SNE.")
+    seed: Seed = Field(0, description="Seed of k-means / t-SNE.")
 
 
 class TrainPolicyConfig(StageConfig):
-    name: str = Field("default", description="Name of the policy artifact to write.")
-    dataset: str = Field("default", description="Dataset artifact to learn from.")
+    name: ArtifactName = Field("default", description="Name of the policy artifact to write.")
+    dataset: ArtifactName = Field("default", description="Dataset artifact to learn from.")
     goal_dims: GoalDims = Field("paper21", description="Which state dims form a goal.")
     state_features: StateFeatures = Field(
         "qpos30", description="Policy input: qpos30 (robot + object positions) or obs59."
@@ -110,13 +131,13 @@ class TrainPolicyConfig(StageConfig):
     validation_fraction: float = Field(
         0.1, gt=0, lt=1, description="Fraction of episodes held out for validation."
     )
-    seed: int = Field(0, ge=0, description="Seed of the split, sampling and initialisation.")
+    seed: Seed = Field(0, description="Seed of the split, sampling and initialisation.")
 
 
 class TrainPriorConfig(StageConfig):
-    name: str = Field("default", description="Name of the prior artifact to write.")
-    dataset: str = Field("default", description="Dataset artifact to learn from.")
-    codebook: str = Field("default", description="Codebook artifact giving the labels.")
+    name: ArtifactName = Field("default", description="Name of the prior artifact to write.")
+    dataset: ArtifactName = Field("default", description="Dataset artifact to learn from.")
+    codebook: ArtifactName = Field("default", description="Codebook artifact giving the labels.")
     assign: Literal["cosine", "euclidean"] = Field(
         "cosine", description="Label a goal with its nearest code by this similarity."
     )
@@ -139,7 +160,7 @@ class TrainPriorConfig(StageConfig):
     validation_fraction: float = Field(
         0.1, gt=0, lt=1, description="Fraction of episodes held out for validation."
     )
-    seed: int = Field(0, ge=0, description="Seed of the split, sampling and initialisation.")
+    seed: Seed = Field(0, description="Seed of the split, sampling and initialisation.")
 
     @model_validator(mode="after")
     def _horizons_in_order(self):
@@ -149,10 +170,11 @@ class TrainPriorConfig(StageConfig):
 
 
 class EvalPolicyConfig(StageConfig):
-    name: str = Field("policy-default", description="Name of the eval artifact to write.")
-    policy: str = Field("default", description="Policy artifact to evaluate.")
-    codebook: str = Field("default", description="Codebook whose codes are commanded.")
-    dataset: str = Field(
+    name: ArtifactName = Field(
+        "policy-default", description="Name of the eval artifact to write.")
+    policy: ArtifactName = Field("default", description="Policy artifact to evaluate.")
+    codebook: ArtifactName = Field("default", description="Codebook whose codes are commanded.")
+    dataset: ArtifactName = Field(
         "default", description="Dataset whose held-out episodes give the start states."
     )
     states: int = Field(500, gt=0, description="Held-out start states for the 10-step test.")
@@ -162,7 +184,7 @@ class EvalPolicyConfig(StageConfig):
     low_level_actions: LowLevelActions = Field(
         "mean", description="Act with the policy's mean or sample from it, as in train-rl."
     )
-    seed: int = Field(0, ge=0, description="Seed of the state sampling and policy noise.")
+    seed: Seed = Field(0, description="Seed of the state sampling and policy noise.")
 
 
 ALGOS = ("ptgm", "ptgm-noprior", "sac")
@@ -190,9 +212,9 @@ class TrainRLConfig(StageConfig):
         "ptgm: SAC over codes with KL to the prior; ptgm-noprior: no KL, no prior "
         "initialisation; sac: flat SAC on the 9-dim actions.", RUN,
     )
-    name: str | None = rl_option(
+    name: ArtifactName | None = rl_option(
         None, "Name of the run artifact; default '<algo>-seed<seed>'.", RUN)
-    seed: int = rl_option(0, "Seed of the run.", RUN, ge=0)
+    seed: Seed = rl_option(0, "Seed of the run.", RUN)
     env_steps: int = rl_option(1_500_000, "Environment steps to train for.", RUN, gt=0)
     num_envs: int = rl_option(2, "Environments stepped in parallel processes.", RUN, gt=0)
     resume: bool = rl_option(False, "Continue this run from its last checkpoint.", RUN)
@@ -201,9 +223,10 @@ class TrainRLConfig(StageConfig):
     any_order: bool = rl_option(False, "Count subtasks in any order.", TASK)
     episode_steps: int = rl_option(
         280, "Env steps per episode (the paper: 280).", TASK, gt=0)
-    policy: str = rl_option("default", "Frozen low-level policy artifact.", MODELS, HIERARCHICAL)
-    prior: str = rl_option("default", "Goal prior artifact.", MODELS, HIERARCHICAL)
-    codebook: str = rl_option("default", "Codebook artifact.", MODELS, HIERARCHICAL)
+    policy: ArtifactName = rl_option(
+        "default", "Frozen low-level policy artifact.", MODELS, HIERARCHICAL)
+    prior: ArtifactName = rl_option("default", "Goal prior artifact.", MODELS, HIERARCHICAL)
+    codebook: ArtifactName = rl_option("default", "Codebook artifact.", MODELS, HIERARCHICAL)
     hl_interval: int = rl_option(
         10, "Env steps per high-level decision.", MODELS, HIERARCHICAL, gt=0)
     low_level_actions: LowLevelActions = rl_option(
@@ -266,6 +289,10 @@ class TrainRLConfig(StageConfig):
     def _known_tasks(cls, tasks: tuple[str, ...]) -> tuple[str, ...]:
         if not tasks:
             raise ValueError("at least one subtask is needed")
+        repeated = sorted({task for task in tasks if tasks.count(task) > 1})
+        if repeated:
+            raise ValueError(f"subtask(s) {repeated} given more than once; an episode completes "
+                             "each subtask once")
         return check_subtask_names(tasks)
 
     @model_validator(mode="after")
@@ -278,14 +305,27 @@ class TrainRLConfig(StageConfig):
                              "`ptgm train-rl --help` for each option's algorithms")
         return self
 
+    @model_validator(mode="after")
+    def _every_env_finishes_an_episode(self):
+        """Each env steps once per lock-step: shorter runs end before any episode does, and a
+        run's results and learning curve are made of finished episodes."""
+        shortest = self.episode_steps * self.num_envs
+        if self.env_steps < shortest:
+            raise ValueError(
+                f"--env-steps {self.env_steps} ends before an episode does: with --episode-steps "
+                f"{self.episode_steps} and --num-envs {self.num_envs}, give at least {shortest}")
+        return self
+
     @property
     def run_name(self) -> str:
         return self.name or f"{self.algo}-seed{self.seed}"
 
     def recorded(self) -> dict:
-        """The options of this run's algorithm, as its manifest and checkpoints store them."""
+        """The options of this run's algorithm, as its manifest and checkpoints store them.
+        Not --resume, which says how a command continued the run: `ptgm show` of a resumed run
+        must give a config that starts the run afresh."""
         return {name: value for name, value in self.model_dump(mode="json").items()
-                if self.algo in applies_to(name)}
+                if self.algo in applies_to(name) and name != "resume"}
 
 
 def applies_to(field_name: str) -> tuple[str, ...]:
@@ -298,13 +338,22 @@ def flag(field_name: str) -> str:
 
 
 class EvalConfig(StageConfig):
-    run: str = Field("ptgm-seed0", description="RL run artifact to evaluate.")
-    name: str | None = Field(None, description="Name of the eval artifact; default the run's.")
+    run: ArtifactName = Field("ptgm-seed0", description="RL run artifact to evaluate.")
+    name: ArtifactName | None = Field(
+        None, description="Name of the eval artifact; default the run's.")
     episodes: int = Field(50, gt=0, description="Evaluation episodes.")
-    seed: int = Field(10_000, ge=0, description="Seed of the first eval episode.")
-    video: Path | None = Field(None, description="Write an MP4 of the first episodes here.")
+    seed: Seed = Field(10_000, description="Seed of the first eval episode.")
+    video: WritableFile | None = Field(
+        None, description="Write an MP4 of the first episodes here (a .mp4 file).")
     video_episodes: int = Field(2, gt=0, description="Episodes in the video.")
     num_envs: int = Field(
         2, gt=0, description="Environments stepped in parallel processes (the sampled "
         "actions, hence the results, depend on it: it is recorded)."
     )
+
+    @field_validator("video")
+    @classmethod
+    def _video_is_mp4(cls, video: Path | None) -> Path | None:
+        if video is not None and video.suffix.lower() != ".mp4":
+            raise ValueError(f"{video} is not a .mp4 file; the video is written as MP4")
+        return video

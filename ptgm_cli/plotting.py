@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ptgm_cli.config import check_writable_file
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.rl.logger import METRICS_FILE, read_metrics
 from ptgm_cli.workspace import Workspace
@@ -41,6 +42,18 @@ def resolve_runs(workspace: Workspace, runs: list[str]) -> tuple[list[Path], lis
     return files, labels
 
 
+def check_image_file(out: Path) -> None:
+    """Refuse a file that matplotlib cannot write, before the runs are read and drawn."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = Path(out).suffix.lower().removeprefix(".")
+    if suffix and suffix not in formats:
+        raise PtgmError(f"cannot write a figure as {out}: use one of the suffixes "
+                        f"{', '.join('.' + name for name in sorted(formats))}")
+    check_writable_file(out)
+
+
 def binned_curve(records: list[dict], metric: str, edges: np.ndarray) -> np.ndarray:
     """Mean of `metric` per step bin; a bin without records repeats the previous bin's value."""
     steps = np.array([r["step"] for r in records if metric in r], dtype=float)
@@ -63,6 +76,7 @@ def plot_runs(metric_files: list[Path], out: Path, labels: list[str],
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    check_image_file(out)
     runs = [(label, read_metrics(path)) for label, path in zip(labels, metric_files, strict=True)]
     runs = [(label, records) for label, records in runs if any(metric in r for r in records)]
     if not runs:

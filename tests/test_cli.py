@@ -2,6 +2,10 @@ import pytest
 from typer.testing import CliRunner
 
 from ptgm_cli.cli import STAGES, app
+from ptgm_cli.config import read_config_file, resolve_config
+from ptgm_cli.configs import EvalConfig, EvalPolicyConfig
+from ptgm_cli.manifests import Manifest
+from ptgm_cli.workspace import Workspace
 
 runner = CliRunner()
 COMMANDS = [command for command, *_ in STAGES] + ["status", "show", "doctor"]
@@ -64,3 +68,34 @@ def test_status_and_doctor(tmp_path, run_cli):
     result = run_cli(None, "doctor")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "kitchen env" in result.stdout and "FAIL" not in result.stdout
+
+
+def publish_eval(workspace: Workspace, name: str, config: dict, metrics: dict, file: str):
+    manifest = Manifest(kind="eval", name=name, config=config, metrics=metrics)
+    with workspace.publish(manifest) as staging:
+        staging.file(file).write_text("[]")
+
+
+def test_show_names_the_command_that_made_an_eval_artifact(tmp_path):
+    workspace = Workspace(tmp_path)
+    policy_config = EvalPolicyConfig(states=7)
+    publish_eval(workspace, "of-policy", policy_config.model_dump(mode="json"), {},
+                 "results.json")
+    publish_eval(workspace, "of-run", EvalConfig().model_dump(mode="json"), {}, "episodes.json")
+    for name, command in (("of-policy", "eval-policy"), ("of-run", "eval")):
+        result = runner.invoke(app, ["--workspace", str(tmp_path), "show", name])
+        assert result.exit_code == 0, result.output
+        assert f"# reproduce with: ptgm {command} --config THIS_FILE.toml" in result.output
+    shown = tmp_path / "shown.toml"
+    shown.write_text(runner.invoke(app, ["--workspace", str(tmp_path), "show", "of-policy"])
+                     .output)
+    assert resolve_config(EvalPolicyConfig, read_config_file(shown), {},
+                          "eval-policy") == policy_config
+
+
+def test_status_shows_a_metric_of_any_type(tmp_path):
+    publish_eval(Workspace(tmp_path), "odd", {},
+                 {"completed_subtasks_mean": "n/a", "ratio_median": "[/bold]"}, "episodes.json")
+    result = runner.invoke(app, ["--workspace", str(tmp_path), "status"])
+    assert result.exit_code == 0, result.output
+    assert "n/a" in result.output and "[/bold]" in result.output

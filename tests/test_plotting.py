@@ -7,6 +7,7 @@ import pytest
 
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.plotting import binned_curve, plot_runs, resolve_runs
+from ptgm_cli.rl.logger import read_metrics
 from ptgm_cli.workspace import Workspace
 
 
@@ -52,3 +53,31 @@ def test_plot_command(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert out.is_file()
+
+
+@pytest.mark.parametrize("line", ['{"step": 10', "[1, 2]", '{"charts/return": 1.0}',
+                                  '{"step": "ten", "charts/return": 1.0}',
+                                  '{"step": 10, "charts/return": "high"}'])
+def test_a_damaged_metrics_file_is_an_error_naming_it(tmp_path, line):
+    run = write_run(tmp_path / "ptgm-seed0", 0.3, 0)
+    path = run / "metrics.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([*lines[:3], line, *lines[3:]]))
+    with pytest.raises(PtgmError, match=f"^metrics file {path} is damaged: line 4 "):
+        read_metrics(path)
+
+
+def test_a_metrics_file_that_is_not_text_is_an_error_naming_it(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(PtgmError, match=f"^cannot read metrics file {path}"):
+        read_metrics(path)
+
+
+@pytest.mark.parametrize("out, problem", [("file/curves.png", "is a file, not a folder"),
+                                          ("curves.xyz", "use one of the suffixes")])
+def test_a_figure_that_cannot_be_written_is_refused_before_drawing(tmp_path, out, problem):
+    run = write_run(tmp_path / "ptgm-seed0", 0.3, 0)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(PtgmError, match=problem):
+        plot_runs([run / "metrics.jsonl"], tmp_path / out, ["ptgm"])

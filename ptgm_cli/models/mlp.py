@@ -7,11 +7,13 @@ buffers so that the saved weights alone rebuild the model.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_model
 from torch import nn
 
 from ptgm_cli.errors import PtgmError
@@ -57,12 +59,56 @@ def save_weights(model: nn.Module, path: Path) -> None:
     save_model(model, str(path))
 
 
+def read_tensors(path: Path, fix: str) -> dict[str, torch.Tensor]:
+    """A safetensors file's tensors; a file that is not one is a user error."""
+    try:
+        return load_file(str(path))
+    except SafetensorError as error:
+        raise PtgmError(f"{path} is not a readable safetensors file ({error}); {fix}") from None
+
+
+def weight_mismatches(expected: Mapping[str, torch.Tensor],
+                      found: Mapping[str, torch.Tensor]) -> list[str]:
+    """Why `found` cannot stand for `expected`, name by name (missing, unexpected, another shape
+    or dtype); empty when it fits. `load_state_dict` would cast dtypes silently."""
+    problems = [f"missing {name}" for name in expected if name not in found]
+    problems += [f"unexpected {name}" for name in found if name not in expected]
+    problems += [
+        f"{name} is {found[name].dtype} {tuple(found[name].shape)}, not "
+        f"{tensor.dtype} {tuple(tensor.shape)}"
+        for name, tensor in expected.items() if name in found
+        and (found[name].shape != tensor.shape or found[name].dtype != tensor.dtype)
+    ]
+    return problems
+
+
+def non_finite(tensors: Mapping[str, torch.Tensor | np.ndarray | float]) -> list[str]:
+    """The names of the tensors holding a NaN or an infinity. Only reads them: a check of a
+    trained model must leave every number it produces as it was."""
+    return [name for name, tensor in tensors.items()
+            if not torch.isfinite(torch.as_tensor(tensor)).all()]
+
+
+def check_finite(tensors: Mapping[str, torch.Tensor | np.ndarray | float], subject: str,
+                 fix: str) -> None:
+    """Refuse a diverged model before it is saved, naming its non-finite tensors."""
+    names = non_finite(tensors)
+    if names:
+        raise PtgmError(f"{subject} are not finite ({short_list(names)}); {fix}")
+
+
+def short_list(names: list[str], shown: int = 3) -> str:
+    """'a, b, c, … 5 more': enough names for a one-line error."""
+    more = f", … {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 def load_weights(model: nn.Module, path: Path, fix: str) -> nn.Module:
     """Load safetensors weights into `model`, in eval mode; a mismatch is a user error."""
-    missing, unexpected = load_model(model, str(path), strict=False)
-    if missing or unexpected:
-        raise PtgmError(
-            f"{path} does not fit the model its manifest describes (missing "
-            f"{sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}); {fix}"
-        )
+    tensors = read_tensors(path, fix)
+    problems = weight_mismatches(model.state_dict(), tensors)
+    if problems:
+        raise PtgmError(f"{path} does not fit the model its manifest describes "
+                        f"({short_list(problems)}); {fix}")
+    model.load_state_dict(tensors)
     return model.eval()

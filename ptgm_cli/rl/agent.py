@@ -9,6 +9,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ptgm_cli.errors import PtgmError
+from ptgm_cli.models.mlp import short_list, weight_mismatches
+
 
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     """Polyak averaging: target <- tau * source + (1 - tau) * target."""
@@ -39,7 +42,14 @@ class SACAgent:
             for key, tensor in module.state_dict().items()
         } | {"log_alpha": self.log_alpha.detach().clone()}
 
-    def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
+    def load_weights(self, weights: dict[str, torch.Tensor], source: str = "the checkpoint",
+                     fix: str = "start the run over with --force") -> None:
+        """Weights as `weights()` names them, from `source`; any that do not fit these networks
+        are refused before anything is loaded."""
+        problems = weight_mismatches(self.weights(), weights)
+        if problems:
+            raise PtgmError(f"{source} does not fit the networks its config describes "
+                            f"({short_list(problems)}); {fix}")
         for name, module in self.modules().items():
             prefix = f"{name}."
             module.load_state_dict(

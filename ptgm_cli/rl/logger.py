@@ -8,6 +8,7 @@ read as if the run had never stopped.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from ptgm_cli.errors import PtgmError
@@ -17,14 +18,33 @@ TENSORBOARD_DIR = "tensorboard"
 
 
 def read_metrics(path: Path) -> list[dict]:
-    """Records of a metrics.jsonl file; a line cut short by a crash is skipped."""
+    """Records of a metrics.jsonl file. Its last line may be cut short (by a crash, or by a run
+    still writing it) and is then skipped; any other line that is not a record is an error."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise PtgmError(f"cannot read metrics file {path}: {error}") from None
     records = []
-    for line in Path(path).read_text().splitlines():
+    for number, line in enumerate(lines, start=1):
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
-            continue
+            if number == len(lines):
+                break
+            record = None
+        if not _is_record(record):
+            raise PtgmError(f"metrics file {path} is damaged: line {number} is not a JSON object "
+                            "of numbers with a 'step'")
+        records.append(record)
     return records
+
+
+def _is_record(record) -> bool:
+    """A line as `RunLogger.log` writes it: numbers, one of them a finite 'step'."""
+    return (isinstance(record, dict) and "step" in record
+            and all(isinstance(value, int | float) and not isinstance(value, bool)
+                    for value in record.values())
+            and math.isfinite(record["step"]))
 
 
 class RunLogger:

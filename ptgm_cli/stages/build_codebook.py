@@ -20,6 +20,7 @@ from ptgm_cli.models.codebook import (
     plot_codebook,
     standardisation,
 )
+from ptgm_cli.models.mlp import check_finite
 from ptgm_cli.models.training import seed_everything
 from ptgm_cli.workspace import Artifact, Workspace
 
@@ -32,6 +33,10 @@ def run(config: BuildCodebookConfig, workspace: Workspace, force: bool = False) 
     states = episodes.qpos_states()[::config.subsample]
     goals = states[:, list(goal_indices(config.goal_dims))].astype(np.float32)
     goal_mean, goal_std = standardisation(goals)
+    # The codes are rows of the goals: finite goals, mean and std make a finite codebook.
+    check_finite({"goals": goals, "goal_mean": goal_mean, "goal_std": goal_std},
+                 f"codebook {config.name!r}: the goals of dataset {config.dataset!r}",
+                 f"re-create it with `ptgm fetch-data --name {config.dataset} --force`")
     manifest = Manifest(
         kind="codebook", name=config.name, parents=[dataset.ref],
         config=config.model_dump(mode="json"), seed=config.seed,

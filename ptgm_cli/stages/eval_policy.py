@@ -40,6 +40,7 @@ LEAD_STEPS = (10, 20)
 
 
 def run(config: EvalPolicyConfig, workspace: Workspace, force: bool = False) -> Artifact:
+    workspace.check_can_publish("eval", config.name, force)
     seed_everything(config.seed)
     codebook, codebook_artifact = load_codebook(workspace, config.codebook)
     policy, policy_artifact = load_policy(workspace, config.policy, codebook)

@@ -12,16 +12,15 @@ from dataclasses import asdict
 
 import imageio.v2 as imageio
 import torch
-from safetensors.torch import load_file
 
 from ptgm_cli import report
 from ptgm_cli.algorithms import RLSetup, build, env_spec
+from ptgm_cli.artifacts import load_run_weights, recorded_config
 from ptgm_cli.configs import EvalConfig, TrainRLConfig
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.env import KitchenEnv
 from ptgm_cli.manifests import Manifest
 from ptgm_cli.models.training import seed_everything
-from ptgm_cli.rl.checkpoint import WEIGHTS_FILE
 from ptgm_cli.rl.evaluation import play_episodes, summarise
 from ptgm_cli.rl.vec_env import EnvSpec, VecKitchenEnv
 from ptgm_cli.workspace import Artifact, Workspace
@@ -30,11 +29,13 @@ EPISODES_FILE = "episodes.json"
 
 
 def run(config: EvalConfig, workspace: Workspace, force: bool = False) -> Artifact:
+    workspace.check_can_publish("eval", config.name or config.run, force)
     run_artifact = workspace.load("rl", config.run)
-    run_config = TrainRLConfig(**run_artifact.manifest.config)
+    run_config = recorded_config(run_artifact, TrainRLConfig)
+    frame_rate = offscreen_frame_rate() if config.video is not None else None
     seed_everything(config.seed)
     setup = build(run_config, workspace)
-    setup.agent.load_weights(load_file(str(run_artifact.file(WEIGHTS_FILE))))
+    load_run_weights(setup.agent, run_artifact)
     task = env_spec(run_config)
 
     with VecKitchenEnv(config.num_envs, task) as envs:
@@ -42,7 +43,7 @@ def run(config: EvalConfig, workspace: Workspace, force: bool = False) -> Artifa
                                  torch.Generator().manual_seed(config.seed))
     summary = summarise(episodes, run_config.tasks)
     if config.video is not None:
-        write_video(config, task, setup)
+        write_video(config, task, setup, frame_rate)
 
     name = config.name or config.run
     manifest = Manifest(
@@ -61,8 +62,9 @@ def run(config: EvalConfig, workspace: Workspace, force: bool = False) -> Artifa
     return workspace.load("eval", name)
 
 
-def write_video(config: EvalConfig, task: EnvSpec, setup: RLSetup) -> None:
-    """MP4 of `video_episodes` episodes from seeds `seed, seed + 1, ...`, in real time."""
+def offscreen_frame_rate() -> float:
+    """Frames per second of a real-time video, once offscreen rendering is known to work: checked
+    before the episodes run, whose results a failure would throw away."""
     probe = KitchenEnv()
     try:
         probe.render(64, 64)
@@ -71,10 +73,14 @@ def write_video(config: EvalConfig, task: EnvSpec, setup: RLSetup) -> None:
                         "osmesa, see `ptgm doctor`") from None
     finally:
         probe.close()
-    fps = 1.0 / probe.dt
+    return 1.0 / probe.dt
+
+
+def write_video(config: EvalConfig, task: EnvSpec, setup: RLSetup, frame_rate: float) -> None:
+    """MP4 of `video_episodes` episodes from seeds `seed, seed + 1, ...`, in real time."""
     config.video.parent.mkdir(parents=True, exist_ok=True)
     with VecKitchenEnv(1, task) as envs, \
-            imageio.get_writer(config.video, fps=fps, macro_block_size=8) as writer:
+            imageio.get_writer(config.video, fps=frame_rate, macro_block_size=8) as writer:
         play_episodes(envs, setup.options, setup.agent, config.video_episodes, config.seed,
                       torch.Generator().manual_seed(config.seed),
                       on_frames=lambda frames: writer.append_data(frames[0]))

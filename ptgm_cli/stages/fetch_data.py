@@ -15,14 +15,11 @@ from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.layout import N_ACTION, QPOS_NAMES
 from ptgm_cli.kitchen.tasks import SUBTASKS
 from ptgm_cli.manifests import Manifest, Shapes
-from ptgm_cli.workspace import Artifact, Workspace, check_name
+from ptgm_cli.workspace import Artifact, Workspace
 
 
 def run(config: FetchDataConfig, workspace: Workspace, force: bool = False) -> Artifact:
-    check_name(config.name)
-    if workspace.exists("dataset", config.name) and not force:
-        raise PtgmError(f"dataset {config.name!r} already exists; pass --force to replace it "
-                        "or choose another --name")
+    workspace.check_can_publish("dataset", config.name, force)
     started = time.perf_counter()
     metrics: dict = {"source": config.source}
     if config.source == "scripted":

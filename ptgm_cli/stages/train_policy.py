@@ -17,7 +17,7 @@ from ptgm_cli.data.goal_pairs import split_goal_pairs
 from ptgm_cli.kitchen.layout import N_ACTION, goal_indices, goal_names
 from ptgm_cli.manifests import Manifest, Shapes
 from ptgm_cli.models.features import feature_names, state_features
-from ptgm_cli.models.mlp import save_weights
+from ptgm_cli.models.mlp import check_finite, save_weights
 from ptgm_cli.models.policy import POLICY_FILE, GoalPolicy, behaviour_cloning
 from ptgm_cli.models.training import FitSettings, fit, gathered, seed_everything
 from ptgm_cli.workspace import Artifact, Workspace
@@ -51,6 +51,7 @@ def run(config: TrainPolicyConfig, workspace: Workspace, force: bool = False) ->
         result = fit(policy, behaviour_cloning, examples(pairs.train), examples(pairs.validation),
                      FitSettings(config.epochs, config.batch_size, config.lr, config.seed),
                      staging.path, "train-policy", on_progress)
+        check_finite(policy.state_dict(), f"policy {config.name!r}: its weights", "lower --lr")
         save_weights(policy, staging.file(POLICY_FILE))
         staging.manifest.metrics = {
             "validation_nll": result.validation["loss"],

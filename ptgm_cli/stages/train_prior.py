@@ -16,7 +16,7 @@ from ptgm_cli.configs import TrainPriorConfig
 from ptgm_cli.data.goal_pairs import split_goal_pairs
 from ptgm_cli.manifests import Manifest, Shapes
 from ptgm_cli.models.features import feature_names, state_features
-from ptgm_cli.models.mlp import save_weights
+from ptgm_cli.models.mlp import check_finite, save_weights
 from ptgm_cli.models.prior import PRIOR_FILE, GoalPrior, classification
 from ptgm_cli.models.training import FitSettings, fit, gathered, seed_everything
 from ptgm_cli.workspace import Artifact, Workspace
@@ -49,6 +49,7 @@ def run(config: TrainPriorConfig, workspace: Workspace, force: bool = False) -> 
         result = fit(prior, classification, examples(pairs.train), examples(pairs.validation),
                      FitSettings(config.epochs, config.batch_size, config.lr, config.seed),
                      staging.path, "train-prior", on_progress)
+        check_finite(prior.state_dict(), f"prior {config.name!r}: its weights", "lower --lr")
         save_weights(prior, staging.file(PRIOR_FILE))
         validation_labels = labels[pairs.validation.goal_rows].numpy()
         staging.manifest.metrics = {

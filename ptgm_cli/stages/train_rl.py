@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import math
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -30,11 +31,12 @@ import torch
 
 from ptgm_cli import report
 from ptgm_cli.algorithms import RLSetup, build, env_spec
-from ptgm_cli.configs import TrainRLConfig
+from ptgm_cli.configs import TrainRLConfig, applies_to, flag
 from ptgm_cli.errors import PtgmError
-from ptgm_cli.kitchen.layout import N_ACTION
+from ptgm_cli.kitchen.layout import N_ACTION, OBS_DIM
 from ptgm_cli.machine import cpu_count
 from ptgm_cli.manifests import Manifest, Shapes
+from ptgm_cli.models.mlp import check_finite
 from ptgm_cli.models.training import seed_everything
 from ptgm_cli.plotting import plot_runs
 from ptgm_cli.rl import checkpoint
@@ -141,14 +143,25 @@ class RunState:
 
 
 def run(config: TrainRLConfig, workspace: Workspace, force: bool = False) -> Artifact:
+    check_replay_fits_in_memory(config.buffer_transitions)
     name = check_name(config.run_name)
     run_dir = workspace.root / "rl" / RUNS_DIR / name
     with _exclusive(run_dir):
-        if workspace.exists("rl", name) and not force:
-            raise PtgmError(f"rl {name!r} already exists in {workspace.root}; pass --force to "
-                            "replace it or choose another --name")
+        workspace.check_can_publish("rl", name, force)
         saved = _open_run_folder(run_dir, config, force)
         return _train(config, workspace, name, run_dir, saved, force)
+
+
+def check_replay_fits_in_memory(transitions: int) -> None:
+    """Refuse a replay buffer larger than this machine's memory now, not when it is allocated or
+    fills up hours later. A transition is counted at its widest: two 59-dim observations, a
+    9-dim action and four scalars, all float32 (`ReplayBuffer`)."""
+    needed = transitions * 4 * (2 * OBS_DIM + N_ACTION + 4)
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if needed > memory:
+        raise PtgmError(f"--buffer-transitions {transitions:,} needs {needed / 2**30:,.1f} GiB of "
+                        f"replay memory, more than this machine's {memory / 2**30:,.1f} GiB; "
+                        "lower it")
 
 
 @contextmanager
@@ -279,6 +292,7 @@ class Trainer:
             metrics = state.agent.update(
                 state.replay.sample(self.config.batch_size, state.rng.replay), state.rng.learn)
             state.counters.pending_updates -= 1
+            self.check_finite(metrics, f"at gradient step {state.agent.updates} its losses")
             if (state.agent.updates - 1) % LOSS_LOG_EVERY == 0:  # the first, then every 100th
                 self.logger.log(state.counters.env_steps, metrics)
 
@@ -299,7 +313,18 @@ class Trainer:
         })
         return summary
 
+    def check_finite(self, values: dict, what: str) -> None:
+        """Stop a diverged run at once, keeping its last checkpoint (written before it
+        diverged) and its folder for inspection; it is never published."""
+        config = self.config
+        change = "lower --lr or check" if config.algo in applies_to("lr") else "check"
+        target = "target_divergence" if config.algo == "ptgm" else "target_entropy"
+        check_finite(values, f"run {config.run_name!r} diverged: {what}",
+                     f"{change} {flag(target)} and start it over with --force (its folder "
+                     f"{self.run_dir} stays for inspection)")
+
     def save_checkpoint(self) -> None:
+        self.check_finite(self.state.agent.weights(), "its weights")
         self.logger.flush()  # before resume.pt: the records it counts must be on disk first
         checkpoint.save_weights(self.run_dir / checkpoint.WEIGHTS_FILE, self.state.agent.weights())
         checkpoint.save_resume(self.run_dir / checkpoint.RESUME_FILE, {

@@ -1,9 +1,7 @@
 import numpy as np
 import pytest
 
-from ptgm_cli.artifacts import load_codebook
 from ptgm_cli.errors import PtgmError
-from ptgm_cli.kitchen.layout import goal_indices
 from ptgm_cli.models.codebook import Codebook, cluster_goals, standardisation
 
 
@@ -52,15 +50,3 @@ def test_codes_are_real_goals_and_seeded(method):
 def test_too_few_goals_for_the_codes():
     with pytest.raises(PtgmError, match="lower --n-codes"):
         cluster_goals(np.zeros((4, 2)), 5, "kmeans", seed=0)
-
-
-@pytest.mark.slow
-def test_load_codebook(pretrained_workspace):
-    codebook, artifact = load_codebook(pretrained_workspace, "default")
-    assert codebook.codes.dtype == np.float32 and codebook.codes.shape == (6, 21)
-    assert codebook.goal_indices == goal_indices("paper21") and codebook.n_codes == 6
-    assert codebook.ref == artifact.ref
-    qpos = np.arange(60, dtype=np.float32).reshape(2, 30)
-    expected = qpos[1, list(goal_indices("paper21"))]
-    np.testing.assert_array_equal(codebook.goals_of(qpos)[1], expected)
-    assert set(codebook.subtasks_done()) == {"microwave", "kettle", "bottom burner", "light switch"}

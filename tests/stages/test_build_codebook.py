@@ -3,7 +3,10 @@ import pytest
 
 from ptgm_cli.artifacts import load_codebook, load_dataset
 from ptgm_cli.configs import BuildCodebookConfig
+from ptgm_cli.data.episodes import write_episodes
 from ptgm_cli.errors import PtgmError
+from ptgm_cli.kitchen.layout import N_ACTION, QPOS_NAMES
+from ptgm_cli.manifests import Manifest, Shapes
 from ptgm_cli.stages import build_codebook
 from ptgm_cli.workspace import Workspace
 
@@ -48,3 +51,20 @@ def test_dataset_of_another_state_layout_is_refused(tmp_path, publish_random_dat
     publish_random_dataset(workspace, state_names=tuple(f"x{i}" for i in range(30)))
     with pytest.raises(PtgmError, match="different state layout.*fetch-data --name default"):
         build_codebook.run(BuildCodebookConfig(), workspace)
+
+
+def test_goals_whose_spread_overflows_make_no_codebook(tmp_path, random_episodes):
+    """A finite but absurd joint angle: its goal std overflows float32."""
+    episodes = random_episodes()
+    episodes.observations[2, 0] = 3e38  # a robot joint: a goal dim of paper21
+    workspace = Workspace(tmp_path)
+    manifest = Manifest(kind="dataset", name="default", seed=0,
+                        shapes=Shapes(state_names=list(QPOS_NAMES), action_dim=N_ACTION))
+    with workspace.publish(manifest) as staging:
+        write_episodes(staging.file("episodes.h5"), episodes)
+    with pytest.raises(PtgmError, match="codebook 'default': the goals of dataset 'default' are "
+                                        "not finite \\(goal_std\\); re-create it with `ptgm "
+                                        "fetch-data --name default --force`") as error:
+        build_codebook.run(BuildCodebookConfig(n_codes=2, subsample=1), workspace)
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "codebook").exists() or not any((tmp_path / "codebook").iterdir())

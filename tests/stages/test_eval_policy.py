@@ -28,4 +28,5 @@ def test_cli_eval_policy(pretrained_workspace, run_cli, held_out_episodes):
 def test_eval_needs_the_policy_training_dataset(pretrained_workspace, publish_random_dataset):
     publish_random_dataset(pretrained_workspace, name="other")
     with pytest.raises(PtgmError, match="not trained on dataset 'other'.*--dataset default"):
-        eval_policy.run(EvalPolicyConfig(dataset="other"), pretrained_workspace)
+        eval_policy.run(EvalPolicyConfig(dataset="other", name="policy-other"),
+                        pretrained_workspace)

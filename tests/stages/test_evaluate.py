@@ -55,3 +55,10 @@ def test_eval_takes_the_run_as_argument_or_option_but_not_two_different_ones(tmp
     assert result.returncode == 1
     assert result.stderr.strip() == ("error: ptgm eval got both 'ptgm-seed0' and --run "
                                      "'sac-seed0'; give one")
+
+
+def test_a_video_that_cannot_be_written_is_refused_before_the_episodes(tmp_path, run_cli):
+    result = run_cli(tmp_path, "eval", "ptgm-seed0", "--video", str(tmp_path / "eval.gif"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (f"error: --video: {tmp_path / 'eval.gif'} is not a .mp4 "
+                                     "file; the video is written as MP4")

@@ -1,11 +1,14 @@
 import json
 
 import pytest
+import torch
 from safetensors.numpy import load_file
 
 from ptgm_cli.artifacts import load_policy
 from ptgm_cli.configs import TrainPolicyConfig
-from ptgm_cli.models.policy import POLICY_FILE
+from ptgm_cli.errors import PtgmError
+from ptgm_cli.models.policy import POLICY_FILE, behaviour_cloning
+from ptgm_cli.models.training import fit
 from ptgm_cli.stages import train_policy
 
 pytestmark = pytest.mark.slow
@@ -47,3 +50,36 @@ def test_cli_train_policy(pretrained_workspace, run_cli):
     assert "validation NLL" in result.stdout
     policy, _ = load_policy(pretrained_workspace, "cli")
     assert (policy.state_dim, policy.goal_dim) == (59, 30)
+
+
+def file_bytes(folder):
+    """Every file of an artifact, to check that it was left as it was."""
+    return {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+
+
+def poisoned_fit(*args, **kwargs):
+    """The real training, then one weight turned to NaN, as a diverged run leaves it."""
+    result = fit(*args, **kwargs)
+    with torch.no_grad():
+        args[0].mlp.head.weight[0, 0] = float("nan")
+    return result
+
+
+def nan_loss(model, batch):
+    return {name: value * float("nan") for name, value in behaviour_cloning(model, batch).items()}
+
+
+@pytest.mark.parametrize("target, replacement, match", [
+    ("fit", poisoned_fit, "policy 'default': its weights are not finite \\(mlp.head.weight\\)"),
+    ("behaviour_cloning", nan_loss, "the validation loss is not finite"),
+])
+def test_non_finite_policy_is_refused_and_the_existing_one_kept(
+        pretrained_workspace, tiny_training, monkeypatch, target, replacement, match):
+    published = pretrained_workspace.path("policy", "default")
+    before = file_bytes(published)
+    monkeypatch.setattr(train_policy, target, replacement)
+    with pytest.raises(PtgmError, match=match) as error:
+        train_policy.run(TrainPolicyConfig(**tiny_training), pretrained_workspace, force=True)
+    assert "\n" not in str(error.value) and "lower --lr" in str(error.value)
+    assert file_bytes(published) == before
+    assert not list(published.parent.glob(".staging-*"))

@@ -1,9 +1,12 @@
 import pytest
+import torch
 from safetensors.numpy import load_file
 
 from ptgm_cli.artifacts import load_prior
 from ptgm_cli.configs import TrainPriorConfig
+from ptgm_cli.errors import PtgmError
 from ptgm_cli.models.prior import PRIOR_FILE
+from ptgm_cli.models.training import fit
 from ptgm_cli.stages import train_prior
 
 pytestmark = pytest.mark.slow
@@ -38,3 +41,27 @@ def test_cli_train_prior_with_euclidean_labels(pretrained_workspace, run_cli):
 def test_cli_train_prior_without_codebook_names_the_fix(dataset_workspace, run_cli):
     result = run_cli(dataset_workspace, "train-prior", "--codebook", "missing")
     assert result.returncode == 1 and "run `ptgm build-codebook` first" in result.stderr
+
+
+def file_bytes(folder):
+    """Every file of an artifact, to check that it was left as it was."""
+    return {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+
+
+def test_non_finite_prior_is_refused_and_the_existing_one_kept(pretrained_workspace,
+                                                               tiny_training, monkeypatch):
+    def poisoned_fit(model, *args, **kwargs):
+        result = fit(model, *args, **kwargs)
+        with torch.no_grad():
+            model.mlp.input_std.fill_(float("inf"))
+        return result
+
+    published = pretrained_workspace.path("prior", "default")
+    before = file_bytes(published)
+    monkeypatch.setattr(train_prior, "fit", poisoned_fit)
+    with pytest.raises(PtgmError, match="prior 'default': its weights are not finite "
+                                        "\\(mlp.input_std\\); lower --lr") as error:
+        train_prior.run(TrainPriorConfig(**tiny_training), pretrained_workspace, force=True)
+    assert "\n" not in str(error.value)
+    assert file_bytes(published) == before
+    assert not list(published.parent.glob(".staging-*"))

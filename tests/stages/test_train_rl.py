@@ -33,7 +33,7 @@ def test_each_algo_trains_and_publishes(pretrained_workspace, algo, transitions,
         set() if algo == "sac" else {"codebook", "prior", "policy"})
     # The manifest records the options of its algorithm and no other.
     assert set(artifact.manifest.config) == {
-        name for name in TrainRLConfig.model_fields if algo in applies_to(name)}
+        name for name in TrainRLConfig.model_fields if algo in applies_to(name)} - {"resume"}
     assert ("target_divergence" in artifact.manifest.config) == (algo == "ptgm")
     records = read_metrics(artifact.file("metrics.jsonl"))
     names = set().union(*records)
@@ -163,3 +163,20 @@ def test_resume_refuses_other_settings_and_another_algorithm(pretrained_workspac
     sac = run_cli(pretrained_workspace, "train-rl", "--name", "started", "--resume",
                   "--algo", "sac")
     assert sac.returncode == 1 and "--algo, --codebook" in sac.stderr
+
+
+def test_a_diverging_run_stops_and_is_never_published(pretrained_workspace, run_cli,
+                                                      tiny_rl_options):
+    """A finite but absurd --lr: the first losses that are not finite stop the run, the artifact
+    of that name stays as it was (even with --force), the run folder stays for inspection."""
+    steady = ("--name", "steady", *tiny_rl_options)
+    assert run_cli(pretrained_workspace, "train-rl", *steady).returncode == 0
+    published = pretrained_workspace.path("rl", "steady")
+    before = {path: path.read_bytes() for path in published.rglob("*") if path.is_file()}
+    result = run_cli(pretrained_workspace, "train-rl", *steady, "--lr", "1e6", "--force")
+    assert result.returncode != 0
+    error = result.stderr.strip().splitlines()[-1]
+    assert "run 'steady' diverged" in error and "are not finite (losses/critic" in error
+    assert "lower --lr or check --target-divergence" in error and "Traceback" not in result.stderr
+    assert {path: path.read_bytes() for path in published.rglob("*") if path.is_file()} == before
+    assert (pretrained_workspace.root / "rl" / ".runs" / "steady").is_dir()
