@@ -91,10 +91,11 @@ def _option(field_name: str, field) -> Any:
 
 
 def stage_command(
-    command: str, config_cls: type[StageConfig], module: str, help_text: str,
+    command: str, config_cls: type[StageConfig], module: str, kind: str, help_text: str,
     summarise: Callable[[Any], None] | None = None, argument: str | None = None,
 ) -> None:
-    """Register `ptgm <command>`: one option per config field, plus --config and --force.
+    """Register `ptgm <command>`, which makes an artifact of `kind`: one option per config
+    field, plus --config and --force. The artifact is reserved while the stage runs.
 
     `argument` names a field that may also be given as the command's one positional argument
     (`ptgm eval ptgm-seed0` for `ptgm eval --run ptgm-seed0`).
@@ -136,7 +137,8 @@ def stage_command(
         file_values = read_config_file(config_file) if config_file else {}
         config = resolve_config(config_cls, file_values, flags, command)
         stage = importlib.import_module(f"ptgm_cli.stages.{module}")
-        result = stage.run(config, ctx.obj, force=force)
+        with ctx.obj.reserve(kind, config.artifact_name, force):
+            result = stage.run(config, ctx.obj, force=force)
         if summarise is not None:
             summarise(result)
 
@@ -172,7 +174,7 @@ STAGES = (
 # Fields that a command also takes as its positional argument.
 POSITIONAL_ARGUMENTS = {"eval": "run"}
 for _command, _config_cls, _module, _kind, _help in STAGES:
-    stage_command(_command, _config_cls, _module, _help, summarise=_published,
+    stage_command(_command, _config_cls, _module, _kind, _help, summarise=_published,
                   argument=POSITIONAL_ARGUMENTS.get(_command))
 
 

@@ -26,6 +26,11 @@ class StageConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
+    @property
+    def artifact_name(self) -> str:
+        """The name of the artifact the stage makes."""
+        return self.name
+
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Read a TOML experiment file; keys may use '-' or '_'."""

@@ -320,6 +320,10 @@ class TrainRLConfig(StageConfig):
     def run_name(self) -> str:
         return self.name or f"{self.algo}-seed{self.seed}"
 
+    @property
+    def artifact_name(self) -> str:
+        return self.run_name
+
     def recorded(self) -> dict:
         """The options of this run's algorithm, as its manifest and checkpoints store them.
         Not --resume, which says how a command continued the run: `ptgm show` of a resumed run
@@ -357,3 +361,7 @@ class EvalConfig(StageConfig):
         if video is not None and video.suffix.lower() != ".mp4":
             raise ValueError(f"{video} is not a .mp4 file; the video is written as MP4")
         return video
+
+    @property
+    def artifact_name(self) -> str:
+        return self.name or self.run

@@ -42,6 +42,7 @@ LOCK_FILE = ".lock"
 # writer, so that a later writer on the same machine can tell a dead one's leftovers.
 STAGING_PREFIX = ".staging-"
 RETIRED_PREFIX = ".retired-"
+RESERVATION_PREFIX = ".making-"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 MAX_NAME_LENGTH = 100
 # The command that produces each kind, for error messages that name the fix.
@@ -248,6 +249,20 @@ class Workspace:
             raise PtgmError(f"cannot write to workspace {self.root} (permission denied); "
                             "pass --workspace a folder you can write")
         return final
+
+    @contextmanager
+    def reserve(self, kind: str, name: str, overwrite: bool) -> Iterator[Path]:
+        """Hold `kind/name` from a command's first check to its end: a second process making
+        the same artifact is refused at once, not after doing all its work. The lock belongs to
+        the open file, so the kernel drops it when a process dies."""
+        final = self.check_can_publish(kind, name, overwrite)
+        with open(final.parent / f"{RESERVATION_PREFIX}{name}", "a") as reservation:
+            try:
+                fcntl.flock(reservation, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise PtgmError(f"{kind} {name!r} is being made by another process; wait for it "
+                                "to finish or stop it") from None
+            yield final
 
     @contextmanager
     def publish(self, manifest: Manifest, *, overwrite: bool = False) -> Iterator[Staging]:

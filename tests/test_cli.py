@@ -1,3 +1,6 @@
+import subprocess
+import time
+
 import pytest
 from typer.testing import CliRunner
 
@@ -99,3 +102,27 @@ def test_status_shows_a_metric_of_any_type(tmp_path):
     result = runner.invoke(app, ["--workspace", str(tmp_path), "status"])
     assert result.exit_code == 0, result.output
     assert "n/a" in result.output and "[/bold]" in result.output
+
+
+@pytest.mark.slow
+def test_a_second_process_making_the_same_artifact_is_refused_at_once(tmp_path, cli_command,
+                                                                        run_cli):
+    """Two `fetch-data --name same`: the second fails at once, not after generating its data."""
+    first = subprocess.Popen(cli_command(tmp_path, "fetch-data", "--name", "same",
+                                         "--episodes", "200", "--workers", "1"),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    reservation = tmp_path / "dataset" / ".making-same"
+    try:
+        while not reservation.exists() and first.poll() is None:
+            time.sleep(0.02)
+        second = run_cli(tmp_path, "fetch-data", "--name", "same", "--episodes", "3",
+                         "--workers", "1")
+        assert first.poll() is None, "the first command ended before the second started"
+    finally:
+        first.kill()
+        first.wait()
+    assert second.returncode == 1
+    assert second.stderr.strip() == ("error: dataset 'same' is being made by another process; "
+                                     "wait for it to finish or stop it")
+    again = run_cli(tmp_path, "fetch-data", "--name", "same", "--episodes", "1", "--workers", "1")
+    assert again.returncode == 0, again.stderr  # the killed holder's reservation went with it

@@ -105,7 +105,7 @@ def test_a_run_training_in_another_process_cannot_be_started_again(pretrained_wo
         first.kill()
         first.wait()
     assert second.returncode == 1
-    assert second.stderr.strip() == ("error: run 'busy' is training in another process; wait "
+    assert second.stderr.strip() == ("error: rl 'busy' is being made by another process; wait "
                                      "for it to finish or stop it")
     assert (run_folder / "metrics.jsonl").exists()  # --force did not start it over
 
