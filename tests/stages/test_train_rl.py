@@ -180,3 +180,28 @@ def test_a_diverging_run_stops_and_is_never_published(pretrained_workspace, run_
     assert "lower --lr or check --target-divergence" in error and "Traceback" not in result.stderr
     assert {path: path.read_bytes() for path in published.rglob("*") if path.is_file()} == before
     assert (pretrained_workspace.root / "rl" / ".runs" / "steady").is_dir()
+
+
+def test_weights_that_are_not_finite_stop_the_run_at_its_checkpoint(pretrained_workspace,
+                                                                    monkeypatch):
+    """No gradient step in the run (its warm-up is longer), so only the checkpoint's check of the
+    weights can see the NaN put into them."""
+    from ptgm_cli.errors import PtgmError
+    from ptgm_cli.stages import train_rl
+
+    def build_with_a_nan(config, workspace):
+        setup = build(config, workspace)
+        with torch.no_grad():
+            next(setup.agent.critics.parameters()).view(-1)[0] = float("nan")
+        return setup
+
+    monkeypatch.setattr(train_rl, "build", build_with_a_nan)
+    config = TrainRLConfig(name="nan-weights", env_steps=200, num_envs=2, episode_steps=50,
+                           warmup_transitions=1000, hidden=32, checkpoint_every=100,
+                           eval_episodes=0)
+    with pytest.raises(PtgmError, match=r"run 'nan-weights' diverged: its weights are not "
+                                        r"finite \(critics\.0\.net\.0\.weight"):
+        train_rl.run(config, pretrained_workspace)
+    assert not pretrained_workspace.exists("rl", "nan-weights")
+    run_folder = pretrained_workspace.root / "rl" / ".runs" / "nan-weights"
+    assert not (run_folder / checkpoint.RESUME_FILE).exists()  # nothing non-finite was saved
