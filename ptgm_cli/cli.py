@@ -137,6 +137,8 @@ def stage_command(
         file_values = read_config_file(config_file) if config_file else {}
         config = resolve_config(config_cls, file_values, flags, command)
         stage = importlib.import_module(f"ptgm_cli.stages.{module}")
+        if hasattr(stage, "preflight"):
+            stage.preflight(config)
         with ctx.obj.reserve(kind, config.artifact_name, force):
             result = stage.run(config, ctx.obj, force=force)
         if summarise is not None:

@@ -7,6 +7,7 @@ fields, and the resolved config is what an artifact's manifest stores.
 from __future__ import annotations
 
 import os
+import tempfile
 
 try:
     import tomllib
@@ -73,22 +74,25 @@ def check_writable_file(path: Path) -> Path:
     """Refuse a file that cannot be written before the work that makes it starts: the path must
     not be a folder, and the file, or else its nearest existing folder (the missing ones below
     it are created when the file is written), must be writable."""
-    path = Path(path)
+    path = target = Path(path)
     try:
         if path.is_dir():
             raise PtgmError(f"{path} is a folder; give a file name")
-        target = path
         if not path.exists():
             target = path.absolute().parent
             while not target.exists():
                 target = target.parent
             if not target.is_dir():
                 raise PtgmError(f"cannot write {path}: {target} is a file, not a folder")
-        writable = os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0))
-    except OSError as error:  # a name too long, a folder that cannot be searched
-        raise PtgmError(f"cannot write {path}: {error.strerror}") from None
-    if not writable:
-        raise PtgmError(f"cannot write {path}: {target} is not writable")
+        if target.is_dir():
+            # Permission bits do not tell (root, read-only or virtual file systems such as
+            # /proc): a file made and dropped at once does.
+            with tempfile.TemporaryFile(dir=target):
+                pass
+        elif not os.access(target, os.W_OK):
+            raise PtgmError(f"cannot write {path}: {target} is not writable")
+    except OSError as error:  # a name too long, a folder that cannot be searched or written
+        raise PtgmError(f"cannot write {path}: {error.strerror} in {target}") from None
     return path
 
 

@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +144,10 @@ def test_a_file_to_write_is_checked_before_the_work(tmp_path):
         check_writable_file(tmp_path)
     with pytest.raises(PtgmError, match="File name too long"):
         check_writable_file(tmp_path / ("a" * 300) / "out.png")
+
+
+@pytest.mark.parametrize("path", ["/proc/ptgm-video.mp4", "/proc/missing/curves.png"])
+def test_a_file_system_that_takes_no_files_is_refused_even_for_root(path):
+    """/proc grants root every permission bit yet takes no new file."""
+    with pytest.raises(PtgmError, match=f"cannot write {path}"):
+        check_writable_file(Path(path))

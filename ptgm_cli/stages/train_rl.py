@@ -142,8 +142,13 @@ class RunState:
             getattr(self, part.name).load_state_dict(saved[part.name])
 
 
-def run(config: TrainRLConfig, workspace: Workspace, force: bool = False) -> Artifact:
+def preflight(config: TrainRLConfig) -> None:
+    """Checks of this machine that need no workspace, made before anything is written."""
     check_replay_fits_in_memory(config.buffer_transitions)
+
+
+def run(config: TrainRLConfig, workspace: Workspace, force: bool = False) -> Artifact:
+    preflight(config)
     name = check_name(config.run_name)
     run_dir = workspace.root / "rl" / RUNS_DIR / name
     with _exclusive(run_dir):
