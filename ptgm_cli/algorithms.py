@@ -10,6 +10,8 @@ import copy
 import math
 from dataclasses import dataclass
 
+import torch
+
 from ptgm_cli.artifacts import load_codebook, load_policy, load_prior
 from ptgm_cli.configs import TrainRLConfig
 from ptgm_cli.kitchen.layout import N_ACTION, OBS_DIM
@@ -40,10 +42,14 @@ def env_spec(config: TrainRLConfig) -> EnvSpec:
     return EnvSpec(config.tasks, not config.any_order, config.episode_steps)
 
 
-def build(config: TrainRLConfig, workspace: Workspace) -> RLSetup:
+def build(config: TrainRLConfig, workspace: Workspace,
+          device: torch.device = torch.device("cpu")) -> RLSetup:
+    """The run's setup with its learner on `device`; the low-level policy stays on the CPU, where
+    the main process executes it."""
     if config.algo == "sac":
         agent = ContinuousSAC(OBS_DIM, N_ACTION, gamma=config.gamma, tau=config.tau,
-                              hidden=config.hidden, target_entropy=config.target_entropy)
+                              hidden=config.hidden, target_entropy=config.target_entropy,
+                              device=device)
         return RLSetup(agent, flat_options(N_ACTION), [], list(OBS_NAMES), None)
 
     codebook, codebook_artifact = load_codebook(workspace, config.codebook)
@@ -69,7 +75,7 @@ def build(config: TrainRLConfig, workspace: Workspace) -> RLSetup:
         target=target, gamma=config.gamma, tau=config.tau, lr=config.lr,
         grad_clip=config.grad_clip, hidden=config.hidden, critic_layers=config.critic_layers,
         value_ceiling=value_ceiling, expected_next_value=bounded, critic_layer_norm=bounded,
-        episode_steps=config.episode_steps if bounded else None,
+        episode_steps=config.episode_steps if bounded else None, device=device,
     )
     options = goal_options(policy, codebook, prior.features, config.hl_interval,
                            sample=config.low_level_actions == "sample")

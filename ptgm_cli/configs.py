@@ -22,6 +22,8 @@ from ptgm_cli.workspace import check_name
 GoalDims = Literal["paper21", "objects21", "robot9", "qpos30"]
 StateFeatures = Literal["qpos30", "obs59"]
 LowLevelActions = Literal["mean", "sample"]
+Device = Literal["auto", "cpu", "cuda"]
+DEVICE_HELP = "Where the networks train: cpu, cuda, or auto (a GPU when torch sees one)."
 assert set(GoalDims.__args__) == set(GOAL_DIM_PRESETS)
 
 
@@ -132,6 +134,7 @@ class TrainPolicyConfig(StageConfig):
         0.1, gt=0, lt=1, description="Fraction of episodes held out for validation."
     )
     seed: Seed = Field(0, description="Seed of the split, sampling and initialisation.")
+    device: Device = Field("auto", description=DEVICE_HELP)
 
 
 class TrainPriorConfig(StageConfig):
@@ -161,6 +164,7 @@ class TrainPriorConfig(StageConfig):
         0.1, gt=0, lt=1, description="Fraction of episodes held out for validation."
     )
     seed: Seed = Field(0, description="Seed of the split, sampling and initialisation.")
+    device: Device = Field("auto", description=DEVICE_HELP)
 
     @model_validator(mode="after")
     def _horizons_in_order(self):
@@ -218,6 +222,9 @@ class TrainRLConfig(StageConfig):
     env_steps: int = rl_option(1_500_000, "Environment steps to train for.", RUN, gt=0)
     num_envs: int = rl_option(2, "Environments stepped in parallel processes.", RUN, gt=0)
     resume: bool = rl_option(False, "Continue this run from its last checkpoint.", RUN)
+    device: Device = rl_option(
+        "auto", DEVICE_HELP + " The env workers and the frozen low-level policy stay on the CPU.",
+        RUN)
     tasks: tuple[str, ...] = rl_option(
         DOWNSTREAM_TASKS, "Downstream subtasks, comma-separated.", TASK)
     any_order: bool = rl_option(False, "Count subtasks in any order.", TASK)

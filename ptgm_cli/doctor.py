@@ -79,9 +79,21 @@ def check_torch_threads() -> Check:
     if threads > cores:
         return Check("torch threads", "warn", f"{threads} threads on {cores} cores",
                      f"export OMP_NUM_THREADS={cores}")
-    return Check("torch threads", "ok", f"{threads} threads on {cores} cores, CUDA "
-                 f"{'available' if torch.cuda.is_available() else 'not used'}")
+    return Check("torch threads", "ok", f"{threads} threads on {cores} cores")
+
+
+def check_device() -> Check:
+    """Where `--device auto` puts the networks, and why."""
+    try:
+        import torch
+
+        from ptgm_cli.models.training import resolve_device
+    except ImportError:
+        return Check("device", "fail", "torch not installed", "run `make setup`")
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "torch sees no GPU"
+    return Check("device", "ok", f"--device auto: {resolve_device('auto').type} ({gpu})")
 
 
 def run_checks() -> list[Check]:
-    return [*check_versions(), check_simulation(), check_rendering(), check_torch_threads()]
+    return [*check_versions(), check_simulation(), check_rendering(), check_torch_threads(),
+            check_device()]

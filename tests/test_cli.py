@@ -2,6 +2,7 @@ import subprocess
 import time
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from ptgm_cli.cli import STAGES, app
@@ -71,6 +72,18 @@ def test_status_and_doctor(tmp_path, run_cli):
     result = run_cli(None, "doctor")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "kitchen env" in result.stdout and "FAIL" not in result.stdout
+    assert "--device auto:" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(torch.cuda.is_available(), reason="torch sees a GPU here")
+@pytest.mark.parametrize("command", ["train-policy", "train-prior", "train-rl"])
+def test_device_cuda_without_a_gpu_is_a_one_line_error(tmp_path, run_cli, command):
+    result = run_cli(tmp_path, command, "--device", "cuda")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: no CUDA device visible to torch; use --device cpu or auto")
+    assert not any(tmp_path.iterdir())  # refused before anything was written
 
 
 def publish_eval(workspace: Workspace, name: str, config: dict, metrics: dict, file: str):

@@ -31,6 +31,20 @@ VALIDATION_CHUNK = 16384
 LOG_EVERY = 100  # steps between progress and TensorBoard updates of the training loss
 
 
+def resolve_device(requested: str) -> torch.device:
+    """The torch device that `--device` auto, cpu or cuda names on this machine; asking for a
+    GPU that torch cannot see is refused rather than quietly run on the CPU."""
+    if requested == "cpu" or (requested == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise PtgmError("no CUDA device visible to torch; use --device cpu or auto")
+    return torch.device("cuda")
+
+
+def on_device(tensors: tuple[torch.Tensor, ...], device: torch.device) -> tuple[torch.Tensor, ...]:
+    return tuple(tensor.to(device) for tensor in tensors)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy and torch, and use one torch thread per core (deterministic on CPU)."""
     random.seed(seed)
@@ -82,26 +96,32 @@ class FitResult:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, objective: Objective, examples: Examples) -> dict[str, float]:
+def evaluate(model: nn.Module, objective: Objective, examples: Examples,
+             device: torch.device = torch.device("cpu")) -> dict[str, float]:
     """Mean of every objective value over all examples, in eval mode (BatchNorm statistics)."""
     model.eval()
     totals: dict[str, float] = {}
     for start in range(0, examples.size, VALIDATION_CHUNK):
         rows = torch.arange(start, min(start + VALIDATION_CHUNK, examples.size))
-        for name, values in objective(model, examples.fetch(rows)).items():
+        for name, values in objective(model, on_device(examples.fetch(rows), device)).items():
             totals[name] = totals.get(name, 0.0) + float(values.sum())
     return {name: total / examples.size for name, total in totals.items()}
 
 
 def fit(model: nn.Module, objective: Objective, train: Examples, validation: Examples,
         settings: FitSettings, log_dir: Path, description: str,
-        on_progress: ProgressCallback | None = None) -> FitResult:
+        on_progress: ProgressCallback | None = None,
+        device: torch.device = torch.device("cpu")) -> FitResult:
     """Minimise the objective's mean loss; returns the best epoch's validation metrics.
 
+    The model and each minibatch live on `device`; the minibatch order is drawn on the CPU, so
+    it is the same on every device, and the model comes back on the CPU, so that its saved
+    weights do not depend on where it trained.
     `on_progress` is called before the first step, every LOG_EVERY steps and after each epoch.
     """
     from torch.utils.tensorboard import SummaryWriter
 
+    model.to(device)
     generator = torch.Generator().manual_seed(settings.seed)
     optimizer = torch.optim.RAdam(model.parameters(), lr=settings.lr)
     # The last partial minibatch is dropped: BatchNorm cannot train on a single example.
@@ -122,7 +142,7 @@ def fit(model: nn.Module, objective: Objective, train: Examples, validation: Exa
             running = 0.0
             for batch in range(steps_per_epoch):
                 rows = order[batch * batch_size:(batch + 1) * batch_size]
-                loss = objective(model, train.fetch(rows))["loss"].mean()
+                loss = objective(model, on_device(train.fetch(rows), device))["loss"].mean()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -131,7 +151,7 @@ def fit(model: nn.Module, objective: Objective, train: Examples, validation: Exa
                 if step % LOG_EVERY == 0:
                     writer.add_scalar("losses/train", running, step)
                     notify(step, total_steps, {"loss": running, **last_validation})
-            scores = evaluate(model, objective, validation)
+            scores = evaluate(model, objective, validation, device)
             last_validation = {"val_loss": scores["loss"]}
             notify(step, total_steps, {"loss": running, **last_validation})
             elapsed = time.perf_counter() - started
@@ -150,7 +170,7 @@ def fit(model: nn.Module, objective: Objective, train: Examples, validation: Exa
     if best_state is None:
         raise PtgmError(f"{description}: the validation loss is not finite; lower --lr")
     model.load_state_dict(best_state)
-    model.eval()
+    model.cpu().eval()
     seconds = time.perf_counter() - started
     best = history[best_epoch - 1]
     return FitResult(

@@ -1,7 +1,8 @@
 """What the two SAC variants share: soft target updates and their persistent state.
 
 An agent exposes its networks (`modules`), optimisers, the temperature `log_alpha` and an update
-counter; that is everything a checkpoint must hold to continue learning exactly.
+counter; that is everything a checkpoint must hold to continue learning exactly. They live on the
+agent's `device`; what it hands out for saving is on the CPU, so a checkpoint loads anywhere.
 """
 
 from __future__ import annotations
@@ -20,9 +21,21 @@ def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
             target_param.lerp_(param, tau)
 
 
+def on_cpu(state):
+    """`state` (nested dicts, lists and tuples) with every tensor moved to the CPU."""
+    if isinstance(state, torch.Tensor):
+        return state.cpu()
+    if isinstance(state, dict):
+        return {key: on_cpu(value) for key, value in state.items()}
+    if isinstance(state, list | tuple):
+        return type(state)(on_cpu(value) for value in state)
+    return state
+
+
 class SACAgent:
     log_alpha: torch.Tensor
     updates: int
+    device: torch.device
 
     def modules(self) -> dict[str, nn.Module]:
         raise NotImplementedError
@@ -37,10 +50,10 @@ class SACAgent:
     def weights(self) -> dict[str, torch.Tensor]:
         """Flat name -> tensor map of every network, for safetensors."""
         return {
-            f"{name}.{key}": tensor.detach().contiguous()
+            f"{name}.{key}": tensor.detach().cpu().contiguous()
             for name, module in self.modules().items()
             for key, tensor in module.state_dict().items()
-        } | {"log_alpha": self.log_alpha.detach().clone()}
+        } | {"log_alpha": self.log_alpha.detach().clone().cpu()}
 
     def load_weights(self, weights: dict[str, torch.Tensor], source: str = "the checkpoint",
                      fix: str = "start the run over with --force") -> None:
@@ -62,7 +75,8 @@ class SACAgent:
     def state_dict(self) -> dict:
         return {
             "weights": self.weights(),
-            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers().items()},
+            "optimizers": {name: on_cpu(opt.state_dict())
+                           for name, opt in self.optimizers().items()},
             "updates": self.updates,
         }
 

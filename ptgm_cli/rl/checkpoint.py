@@ -47,8 +47,9 @@ def save_resume(path: Path, state: dict) -> None:
 
 
 def load_resume(path: Path) -> dict:
-    # Our own file: it holds numpy arrays and RNG states, hence not weights_only.
-    return torch.load(path, weights_only=False)
+    # Our own file: it holds numpy arrays and RNG states, hence not weights_only. Its tensors
+    # come onto the CPU; the agent moves them to its device as it loads them.
+    return torch.load(path, weights_only=False, map_location="cpu")
 
 
 def global_rng_states() -> dict:

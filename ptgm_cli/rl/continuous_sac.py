@@ -68,7 +68,8 @@ class TanhGaussianActor(nn.Module):
             torch.tanh(self.log_std(features)) + 1
         )
         std = log_std.exp()
-        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
+        # Drawn on the CPU whatever the device, so the draws do not depend on it.
+        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype).to(mean.device)
         pre_tanh = mean + std * noise
         actions = torch.tanh(pre_tanh)
         log_prob = torch.distributions.Normal(mean, std).log_prob(pre_tanh)
@@ -77,14 +78,15 @@ class TanhGaussianActor(nn.Module):
 
 
 class ContinuousSAC(SACAgent):
-    """Actor, two critics with targets, and the auto-tuned temperature."""
+    """Actor, two critics with targets, and the auto-tuned temperature, on `device`."""
 
     action_dtype = np.float32
 
     def __init__(self, state_dim: int, action_dim: int, *, gamma: float, tau: float,
                  hidden: int, target_entropy: float | None = None,
-                 hyper: FlatSACHyperparameters = FlatSACHyperparameters()):
-        self.gamma, self.tau, self.hyper = gamma, tau, hyper
+                 hyper: FlatSACHyperparameters = FlatSACHyperparameters(),
+                 device: torch.device = torch.device("cpu")):
+        self.gamma, self.tau, self.hyper, self.device = gamma, tau, hyper, device
         self.action_shape = (action_dim,)
         self.actor = TanhGaussianActor(state_dim, action_dim, hidden)
         self.critics = nn.ModuleList(
@@ -94,8 +96,10 @@ class ContinuousSAC(SACAgent):
             [SoftQNetwork(state_dim, action_dim, hidden) for _ in range(2)]
         )
         self.target_critics.load_state_dict(self.critics.state_dict())
+        for network in (self.actor, self.critics, self.target_critics):
+            network.to(device)
         self.target_entropy = -float(action_dim) if target_entropy is None else target_entropy
-        self.log_alpha = torch.zeros(1, requires_grad=True)
+        self.log_alpha = torch.zeros(1, device=device, requires_grad=True)
         self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=hyper.critic_lr)
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=hyper.actor_lr)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=hyper.actor_lr)
@@ -107,8 +111,9 @@ class ContinuousSAC(SACAgent):
         if warmup:
             shape = (len(states), *self.action_shape)
             return (torch.rand(shape, generator=generator) * 2 - 1).numpy()
-        actions, _ = self.actor(torch.as_tensor(states, dtype=torch.float32), generator)
-        return actions.numpy()
+        states = torch.as_tensor(states, dtype=torch.float32, device=self.device)
+        actions, _ = self.actor(states, generator)
+        return actions.cpu().numpy()
 
     def update(self, batch, generator: torch.Generator) -> dict[str, float]:
         alpha = self.log_alpha.exp().detach()

@@ -68,9 +68,11 @@ def probabilities(log_probs: torch.Tensor) -> torch.Tensor:
 
 def sample_codes(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """One code per row by inverting the cumulative distribution: one uniform draw per row,
-    where `torch.multinomial` draws one per code (20x slower for 500 codes)."""
+    where `torch.multinomial` draws one per code (20x slower for 500 codes). The draws come from
+    `generator` on the CPU whatever the device of `probs`, so they do not depend on it."""
     cumulative = probs.cumsum(-1)
-    uniform = torch.rand(len(probs), 1, generator=generator) * cumulative[:, -1:]
+    draws = torch.rand(len(probs), 1, generator=generator).to(probs.device)
+    uniform = draws * cumulative[:, -1:]
     return torch.searchsorted(cumulative, uniform).clamp_max(probs.shape[-1] - 1).squeeze(1)
 
 
@@ -166,6 +168,7 @@ class DiscreteSAC(SACAgent):
     the critic targets (None: unbounded); `expected_next_value` picks the expectation over the
     next code rather than a sample; `critic_layer_norm` normalises the critics' hidden layers;
     `episode_steps`, if given, is the time limit the critics are told about (None: they are not).
+    The networks, the prior included, live on `device`.
     """
 
     action_shape: tuple[int, ...] = ()
@@ -175,19 +178,21 @@ class DiscreteSAC(SACAgent):
                  input_std: torch.Tensor, n_codes: int, *, target: float, gamma: float,
                  tau: float, lr: float, grad_clip: float, hidden: int, critic_layers: int,
                  value_ceiling: float | None, expected_next_value: bool,
-                 critic_layer_norm: bool, episode_steps: int | None = None):
-        self.prior = prior
+                 critic_layer_norm: bool, episode_steps: int | None = None,
+                 device: torch.device = torch.device("cpu")):
+        self.device = device
+        self.prior = None if prior is None else prior.to(device)
         self.episode_steps = episode_steps
         self.target, self.gamma, self.tau, self.grad_clip = target, gamma, tau, grad_clip
         self.value_ceiling, self.expected_next_value = value_ceiling, expected_next_value
-        self.policy = policy.eval()
+        self.policy = policy.to(device).eval()
         self.critics = nn.ModuleList(
             [QNetwork(input_mean, input_std, n_codes, hidden, critic_layers, critic_layer_norm,
                       time_input=episode_steps is not None)
              for _ in range(2)]
-        )
+        ).to(device)
         self.target_critics = copy.deepcopy(self.critics)
-        self.log_alpha = torch.zeros(1, requires_grad=True)
+        self.log_alpha = torch.zeros(1, device=device, requires_grad=True)
         self.policy_optimizer = torch.optim.Adam(self.policy.parameters(), lr=lr, fused=True)
         self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=lr, fused=True)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=lr, fused=True)
@@ -216,8 +221,9 @@ class DiscreteSAC(SACAgent):
     def act(self, states: np.ndarray, generator: torch.Generator, warmup: bool) -> np.ndarray:
         """A code sampled from pi for each state. Warm-up acts the same way: the initial policy
         is the prior itself (for ptgm), SPiRL's `PriorInitializedPolicy.sample_rand`."""
-        log_pi = F.log_softmax(self.policy(torch.as_tensor(states, dtype=torch.float32)), dim=-1)
-        return sample_codes(probabilities(log_pi), generator).numpy()
+        states = torch.as_tensor(states, dtype=torch.float32, device=self.device)
+        log_pi = F.log_softmax(self.policy(states), dim=-1)
+        return sample_codes(probabilities(log_pi), generator).cpu().numpy()
 
     @torch.no_grad()
     def critic_targets(self, batch, alpha: torch.Tensor,

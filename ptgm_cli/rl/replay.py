@@ -10,7 +10,7 @@ and end, for critics that know the time left.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ class Batch:
     terminated: torch.Tensor
     steps: torch.Tensor
     next_steps: torch.Tensor
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch(**{part.name: getattr(self, part.name).to(device) for part in fields(self)})
 
 
 class ReplayBuffer:

@@ -19,11 +19,17 @@ from ptgm_cli.manifests import Manifest, Shapes
 from ptgm_cli.models.features import feature_names, state_features
 from ptgm_cli.models.mlp import check_finite, save_weights
 from ptgm_cli.models.policy import POLICY_FILE, GoalPolicy, behaviour_cloning
-from ptgm_cli.models.training import FitSettings, fit, gathered, seed_everything
+from ptgm_cli.models.training import FitSettings, fit, gathered, resolve_device, seed_everything
 from ptgm_cli.workspace import Artifact, Workspace
 
 
+def preflight(config: TrainPolicyConfig) -> None:
+    """Checks of this machine, made before anything is written."""
+    resolve_device(config.device)
+
+
 def run(config: TrainPolicyConfig, workspace: Workspace, force: bool = False) -> Artifact:
+    device = resolve_device(config.device)
     seed_everything(config.seed)
     episodes, dataset = load_dataset(workspace, config.dataset)
     pairs = split_goal_pairs(episodes, config.validation_fraction, config.seed, config.horizon)
@@ -50,13 +56,14 @@ def run(config: TrainPolicyConfig, workspace: Workspace, force: bool = False) ->
             report.progress_callback("train-policy") as on_progress:
         result = fit(policy, behaviour_cloning, examples(pairs.train), examples(pairs.validation),
                      FitSettings(config.epochs, config.batch_size, config.lr, config.seed),
-                     staging.path, "train-policy", on_progress)
+                     staging.path, "train-policy", on_progress, device)
         check_finite(policy.state_dict(), f"policy {config.name!r}: its weights", "lower --lr")
         save_weights(policy, staging.file(POLICY_FILE))
         staging.manifest.metrics = {
             "validation_nll": result.validation["loss"],
             "validation_action_mse": result.validation["action_mse"],
             "best_epoch": result.best_epoch,
+            "device": device.type,
             **pairs.manifest_metrics(),
         }
         staging.manifest.timings = result.timings

@@ -18,11 +18,17 @@ from ptgm_cli.manifests import Manifest, Shapes
 from ptgm_cli.models.features import feature_names, state_features
 from ptgm_cli.models.mlp import check_finite, save_weights
 from ptgm_cli.models.prior import PRIOR_FILE, GoalPrior, classification
-from ptgm_cli.models.training import FitSettings, fit, gathered, seed_everything
+from ptgm_cli.models.training import FitSettings, fit, gathered, resolve_device, seed_everything
 from ptgm_cli.workspace import Artifact, Workspace
 
 
+def preflight(config: TrainPriorConfig) -> None:
+    """Checks of this machine, made before anything is written."""
+    resolve_device(config.device)
+
+
 def run(config: TrainPriorConfig, workspace: Workspace, force: bool = False) -> Artifact:
+    device = resolve_device(config.device)
     seed_everything(config.seed)
     episodes, dataset = load_dataset(workspace, config.dataset)
     codebook, codebook_artifact = load_codebook(workspace, config.codebook)
@@ -48,7 +54,7 @@ def run(config: TrainPriorConfig, workspace: Workspace, force: bool = False) -> 
             report.progress_callback("train-prior") as on_progress:
         result = fit(prior, classification, examples(pairs.train), examples(pairs.validation),
                      FitSettings(config.epochs, config.batch_size, config.lr, config.seed),
-                     staging.path, "train-prior", on_progress)
+                     staging.path, "train-prior", on_progress, device)
         check_finite(prior.state_dict(), f"prior {config.name!r}: its weights", "lower --lr")
         save_weights(prior, staging.file(PRIOR_FILE))
         validation_labels = labels[pairs.validation.goal_rows].numpy()
@@ -60,6 +66,7 @@ def run(config: TrainPriorConfig, workspace: Workspace, force: bool = False) -> 
                 np.bincount(validation_labels).max() / len(validation_labels)),
             "codes_used_as_labels": int(len(np.unique(labels[pairs.train.goal_rows]))),
             "best_epoch": result.best_epoch,
+            "device": device.type,
             **pairs.manifest_metrics(),
         }
         staging.manifest.timings = result.timings

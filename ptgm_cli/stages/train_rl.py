@@ -37,7 +37,7 @@ from ptgm_cli.kitchen.layout import N_ACTION, OBS_DIM
 from ptgm_cli.machine import cpu_count
 from ptgm_cli.manifests import Manifest, Shapes
 from ptgm_cli.models.mlp import check_finite
-from ptgm_cli.models.training import seed_everything
+from ptgm_cli.models.training import resolve_device, seed_everything
 from ptgm_cli.plotting import plot_runs
 from ptgm_cli.rl import checkpoint
 from ptgm_cli.rl.agent import SACAgent
@@ -54,8 +54,9 @@ LOSS_LOG_EVERY = 100  # gradient steps between loss records
 RECENT_EPISODES = 20  # episodes averaged in the progress bar
 EVAL_FIRST_SEED = 1_000_000  # periodic evaluations replay the same episodes every time
 # Settings that may change on --resume: they do not alter what the run learns.
+# --device too: a checkpoint holds CPU tensors, which load onto any device.
 RESUMABLE_CHANGES = {"resume", "env_steps", "checkpoint_every", "eval_every", "eval_episodes",
-                     "wandb"}
+                     "wandb", "device"}
 
 
 def seed_from(*entropy: int) -> int:
@@ -144,6 +145,7 @@ class RunState:
 
 def preflight(config: TrainRLConfig) -> None:
     """Checks of this machine that need no workspace, made before anything is written."""
+    resolve_device(config.device)
     check_replay_fits_in_memory(config.buffer_transitions)
 
 
@@ -186,9 +188,10 @@ def _exclusive(run_dir: Path) -> Iterator[None]:
 
 def _train(config: TrainRLConfig, workspace: Workspace, name: str, run_dir: Path,
            saved: dict | None, force: bool) -> Artifact:
+    device = resolve_device(config.device)
     seed_everything(config.seed)
     torch.set_num_threads(learner_threads(config.num_envs))
-    setup = build(config, workspace)
+    setup = build(config, workspace, device)
     replay = ReplayBuffer(config.buffer_transitions, len(setup.state_names),
                           setup.agent.action_shape, setup.agent.action_dtype)
     rng = RandomStreams.seeded(config.seed)
@@ -217,7 +220,7 @@ def _train(config: TrainRLConfig, workspace: Workspace, name: str, run_dir: Path
             "env_steps": counters.env_steps, "episodes": counters.episodes,
             "gradient_steps": setup.agent.updates, "transitions": counters.transitions,
             "recent_completed_subtasks": counters.recent_completed_subtasks,
-            "final_eval": final_eval,
+            "final_eval": final_eval, "device": device.type,
         },
         timings={"train_seconds": elapsed, "steps_per_second": steps_per_s},
     )
@@ -294,8 +297,8 @@ class Trainer:
     def learn(self, max_updates: int) -> None:
         state = self.state
         for _ in range(min(state.counters.pending_updates, max_updates)):
-            metrics = state.agent.update(
-                state.replay.sample(self.config.batch_size, state.rng.replay), state.rng.learn)
+            batch = state.replay.sample(self.config.batch_size, state.rng.replay)
+            metrics = state.agent.update(batch.to(state.agent.device), state.rng.learn)
             state.counters.pending_updates -= 1
             self.check_finite(metrics, f"at gradient step {state.agent.updates} its losses")
             if (state.agent.updates - 1) % LOSS_LOG_EVERY == 0:  # the first, then every 100th

@@ -8,7 +8,7 @@ from ptgm_cli.artifacts import load_policy
 from ptgm_cli.configs import TrainPolicyConfig
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.models.policy import POLICY_FILE, behaviour_cloning
-from ptgm_cli.models.training import fit
+from ptgm_cli.models.training import fit, resolve_device
 from ptgm_cli.stages import train_policy
 
 pytestmark = pytest.mark.slow
@@ -22,6 +22,7 @@ def test_policy_artifact(pretrained_workspace, held_out_episodes, tiny_training)
     assert manifest.config["epochs"] == tiny_training["epochs"]
     assert manifest.metrics["validation_nll"] > -100
     assert manifest.metrics["split"]["validation_episodes"] == held_out_episodes
+    assert manifest.metrics["device"] == resolve_device("auto").type
     history = [json.loads(line) for line in artifact.file("metrics.jsonl").read_text().splitlines()]
     assert [record["epoch"] for record in history] == [1, 2]
     best = min(record["validation/loss"] for record in history)

@@ -6,7 +6,7 @@ from ptgm_cli.artifacts import load_prior
 from ptgm_cli.configs import TrainPriorConfig
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.models.prior import PRIOR_FILE
-from ptgm_cli.models.training import fit
+from ptgm_cli.models.training import fit, resolve_device
 from ptgm_cli.stages import train_prior
 
 pytestmark = pytest.mark.slow
@@ -20,6 +20,7 @@ def test_prior_artifact(pretrained_workspace, held_out_episodes):
     metrics = manifest.metrics
     assert 0 <= metrics["validation_top1"] <= metrics["validation_top5"] <= 1
     assert metrics["split"]["validation_episodes"] == held_out_episodes
+    assert metrics["device"] == resolve_device("auto").type
 
 
 def test_same_seed_same_weights(pretrained_workspace, tiny_training):

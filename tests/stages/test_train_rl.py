@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 
 from ptgm_cli.algorithms import build
 from ptgm_cli.configs import TrainRLConfig, applies_to
+from ptgm_cli.models.training import resolve_device
 from ptgm_cli.rl import checkpoint
 from ptgm_cli.rl.logger import read_metrics
 
@@ -29,6 +30,7 @@ def test_each_algo_trains_and_publishes(pretrained_workspace, algo, transitions,
     assert metrics["env_steps"] == 300 and metrics["transitions"] == transitions
     assert metrics["gradient_steps"] == transitions - 10  # one per transition after warm-up
     assert metrics["final_eval"]["episodes"] == 2
+    assert metrics["device"] == resolve_device("auto").type
     assert {p.kind for p in artifact.manifest.parents} == (
         set() if algo == "sac" else {"codebook", "prior", "policy"})
     # The manifest records the options of its algorithm and no other.
@@ -70,7 +72,9 @@ def test_killed_run_resumes_to_the_same_parameters(pretrained_workspace, run_cli
     assert refused.returncode == 1 and "pass --resume" in refused.stderr
     changed = run_cli(workspace, "train-rl", *budget, "--name", "cut", "--resume", "--lr", "1e-3")
     assert changed.returncode == 1 and "--lr" in changed.stderr
-    resumed = run_cli(workspace, "train-rl", *budget, "--name", "cut", "--resume")
+    # Another --device may continue a run; on the CPU the run is the same.
+    resumed = run_cli(workspace, "train-rl", *budget, "--name", "cut", "--resume",
+                      "--device", "cpu")
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming 'cut' at env step" in resumed.stderr
 
