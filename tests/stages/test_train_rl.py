@@ -193,8 +193,8 @@ def test_weights_that_are_not_finite_stop_the_run_at_its_checkpoint(pretrained_w
     from ptgm_cli.errors import PtgmError
     from ptgm_cli.stages import train_rl
 
-    def build_with_a_nan(config, workspace):
-        setup = build(config, workspace)
+    def build_with_a_nan(config, workspace, device):
+        setup = build(config, workspace, device)
         with torch.no_grad():
             next(setup.agent.critics.parameters()).view(-1)[0] = float("nan")
         return setup
