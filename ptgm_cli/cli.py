@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ptgm_cli import configs, report
-from ptgm_cli.config import StageConfig, config_to_toml, read_config_file, resolve_config
+from ptgm_cli.config import StageConfig, config_to_toml, flag, read_config_file, resolve_config
 from ptgm_cli.configs import ALGOS
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.manifests import ARTIFACT_KINDS
@@ -70,23 +70,20 @@ CONFIG_PANEL = "Config file and overwriting"
 def _option(field_name: str, field) -> Any:
     """The Typer option of a config field. Its default is None, so that only the flags given
     override a --config file; the config's own default is shown in the help text instead."""
-    flag = "--" + field_name.replace("_", "-")
-    annotation = _cli_annotation(field.annotation)
+    option, default = flag(field_name), field.default
+    shown = ",".join(default) if isinstance(default, tuple) else default
     metavar = None
-    if annotation is bool:
-        flag, metavar = f"{flag}/--no-{flag[2:]}", ""
+    if _cli_annotation(field.annotation) is bool:
+        negative = f"--no-{option[2:]}"
+        option, metavar, shown = f"{option}/{negative}", "", option if default else negative
     elif typing.get_origin(field.annotation) is typing.Literal:
         metavar = "|".join(typing.get_args(field.annotation))
-    default = field.default
-    shown = ",".join(default) if isinstance(default, tuple) else default
-    if annotation is bool:
-        shown = flag.split("/")[0] if default else flag.split("/")[1]
     help_text = field.description + ("" if shown is None else f" \\[default: {shown}]")
     extra = field.json_schema_extra or {}
     panel, algos = extra.get("panel"), extra.get("algos", ())
     if panel and algos and f"({', '.join(algos)})" not in panel and len(algos) < len(ALGOS):
         help_text = f"{', '.join(algos)}: {help_text}"
-    return typer.Option(None, flag, help=help_text, metavar=metavar, show_default=False,
+    return typer.Option(None, option, help=help_text, metavar=metavar, show_default=False,
                         rich_help_panel=panel)
 
 

@@ -33,6 +33,11 @@ class StageConfig(BaseModel):
         return self.name
 
 
+def flag(field_name: str) -> str:
+    """The command-line option of a config field: `target_divergence` -> `--target-divergence`."""
+    return "--" + field_name.replace("_", "-")
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     """Read a TOML experiment file; keys may use '-' or '_'."""
     try:
@@ -64,7 +69,7 @@ def resolve_config(
         problem = error.errors()[0]
         if not problem["loc"]:  # a check across options, whose message names them
             raise PtgmError(problem["msg"].removeprefix("Value error, ")) from None
-        option = "--" + "-".join(str(part) for part in problem["loc"]).replace("_", "-")
+        option = flag("-".join(str(part) for part in problem["loc"]))
         if problem["type"] == "value_error":  # our own checks, whose message names the value
             raise PtgmError(f"{option}: {problem['msg'].removeprefix('Value error, ')}") from None
         raise PtgmError(f"{option}: {problem['msg']} (got {problem.get('input')!r})") from None

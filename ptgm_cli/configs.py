@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from ptgm_cli.config import StageConfig, check_writable_file
+from ptgm_cli.config import StageConfig, check_writable_file, flag
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.layout import GOAL_DIM_PRESETS
 from ptgm_cli.kitchen.tasks import DOWNSTREAM_TASKS, check_subtask_names
@@ -342,10 +342,6 @@ class TrainRLConfig(StageConfig):
 def applies_to(field_name: str) -> tuple[str, ...]:
     """The algorithms a train-rl option applies to."""
     return TrainRLConfig.model_fields[field_name].json_schema_extra["algos"]
-
-
-def flag(field_name: str) -> str:
-    return "--" + field_name.replace("_", "-")
 
 
 class EvalConfig(StageConfig):

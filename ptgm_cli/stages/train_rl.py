@@ -31,7 +31,8 @@ import torch
 
 from ptgm_cli import report
 from ptgm_cli.algorithms import RLSetup, build, env_spec
-from ptgm_cli.configs import TrainRLConfig, applies_to, flag
+from ptgm_cli.config import flag
+from ptgm_cli.configs import TrainRLConfig, applies_to
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.layout import N_ACTION, OBS_DIM
 from ptgm_cli.machine import cpu_count
@@ -332,9 +333,10 @@ class Trainer:
                      f"{self.run_dir} stays for inspection)")
 
     def save_checkpoint(self) -> None:
-        self.check_finite(self.state.agent.weights(), "its weights")
+        weights = self.state.agent.weights()
+        self.check_finite(weights, "its weights")
         self.logger.flush()  # before resume.pt: the records it counts must be on disk first
-        checkpoint.save_weights(self.run_dir / checkpoint.WEIGHTS_FILE, self.state.agent.weights())
+        checkpoint.save_weights(self.run_dir / checkpoint.WEIGHTS_FILE, weights)
         checkpoint.save_resume(self.run_dir / checkpoint.RESUME_FILE, {
             "config": self.config.recorded(),
             "state": self.state.state_dict(),
@@ -370,7 +372,7 @@ def _open_run_folder(run_dir: Path, config: TrainRLConfig, force: bool) -> dict 
             if key not in RESUMABLE_CHANGES and started_with.get(key) != now.get(key)
         )
         if changed:
-            options = ", ".join("--" + key.replace("_", "-") for key in changed)
+            options = ", ".join(flag(key) for key in changed)
             raise PtgmError(f"run {config.run_name!r} was started with other {options}; "
                             "resume it with its original settings")
         return saved
