@@ -17,8 +17,7 @@ from ptgm_cli.models.mlp import short_list, weight_mismatches
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     """Polyak averaging: target <- tau * source + (1 - tau) * target."""
     with torch.no_grad():
-        for target_param, param in zip(target.parameters(), source.parameters(), strict=True):
-            target_param.lerp_(param, tau)
+        torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
 
 
 def on_cpu(state):

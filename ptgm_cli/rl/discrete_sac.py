@@ -54,6 +54,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ptgm_cli.rl.agent import SACAgent, soft_update
+from ptgm_cli.rl.critics import CriticEnsemble
 
 KL_CLAMP = 100.0
 # exp() below about -87 leaves float32's normal range and takes a slow path (40x slower on this
@@ -121,35 +122,6 @@ def alpha_loss(log_alpha: torch.Tensor, divergence: torch.Tensor, target: float)
     return (log_alpha.exp() * (target - divergence.detach())).mean()
 
 
-class QNetwork(nn.Module):
-    """State -> Q for every code; `layers` hidden ReLU layers of `hidden` units. Inputs are
-    standardised like the prior's (the dataset's feature statistics).
-
-    With `layer_norm` each hidden layer is normalised before its ReLU, as in RLPD's critics
-    (Ball et al. 2023), where it curbed the value overestimation that made critics diverge.
-    With `time_input` the fraction of the episode left is one more input.
-    """
-
-    def __init__(self, input_mean: torch.Tensor, input_std: torch.Tensor, n_codes: int,
-                 hidden: int, layers: int, layer_norm: bool, time_input: bool = False):
-        super().__init__()
-        self.register_buffer("input_mean", input_mean.clone())
-        self.register_buffer("input_std", input_std.clone())
-        blocks: list[nn.Module] = []
-        width = input_mean.numel() + int(time_input)
-        for _ in range(layers):
-            norm = [nn.LayerNorm(hidden)] if layer_norm else []
-            blocks += [nn.Linear(width, hidden), *norm, nn.ReLU()]
-            width = hidden
-        self.net = nn.Sequential(*blocks, nn.Linear(width, n_codes))
-
-    def forward(self, states: torch.Tensor, time_left: torch.Tensor | None = None) -> torch.Tensor:
-        inputs = (states - self.input_mean) / self.input_std
-        if time_left is not None:
-            inputs = torch.cat([inputs, time_left[:, None]], dim=1)
-        return self.net(inputs)
-
-
 def fresh_copy(network: nn.Module) -> nn.Module:
     """The same architecture with newly initialised parameters and BatchNorm statistics; buffers
     that are not parameters (the input standardisation) are kept."""
@@ -186,11 +158,9 @@ class DiscreteSAC(SACAgent):
         self.target, self.gamma, self.tau, self.grad_clip = target, gamma, tau, grad_clip
         self.value_ceiling, self.expected_next_value = value_ceiling, expected_next_value
         self.policy = policy.to(device).eval()
-        self.critics = nn.ModuleList(
-            [QNetwork(input_mean, input_std, n_codes, hidden, critic_layers, critic_layer_norm,
-                      time_input=episode_steps is not None)
-             for _ in range(2)]
-        ).to(device)
+        self.critics = CriticEnsemble(2, input_mean, input_std, n_codes, hidden, critic_layers,
+                                      critic_layer_norm, time_input=episode_steps is not None
+                                      ).to(device)
         self.target_critics = copy.deepcopy(self.critics)
         self.log_alpha = torch.zeros(1, device=device, requires_grad=True)
         self.policy_optimizer = torch.optim.Adam(self.policy.parameters(), lr=lr, fused=True)
@@ -232,8 +202,7 @@ class DiscreteSAC(SACAgent):
         next_codes = (None if self.expected_next_value
                       else sample_codes(probabilities(next_log_pi), generator))
         next_time_left = self.time_left(batch.next_steps)
-        next_q_min = torch.min(*(q(batch.next_states, next_time_left)
-                                 for q in self.target_critics))
+        next_q_min = self.target_critics(batch.next_states, next_time_left).amin(0)
         values = next_value(next_q_min, next_log_pi,
                             self.divergence(batch.next_states, next_log_pi), alpha, next_codes)
         ended = batch.terminated
@@ -245,12 +214,13 @@ class DiscreteSAC(SACAgent):
         alpha = self.log_alpha.exp().detach()
         target = self.critic_targets(batch, alpha, generator)
         time_left = self.time_left(batch.steps)
-        q_all = [q(batch.states, time_left) for q in self.critics]
-        q_taken = [q.gather(1, batch.actions[:, None]).squeeze(1) for q in q_all]
-        critic_loss = sum(0.5 * F.mse_loss(q, target) for q in q_taken)
+        hidden = self.critics.features(batch.states, time_left)
+        q_taken = self.critics.head.at(hidden, batch.actions)
+        critic_loss = 0.5 * (q_taken - target).square().mean(1).sum()
+        with torch.no_grad():  # the critics before this step's update
+            q_min = self.critics.head(hidden).amin(0)
         self._step(self.critic_optimizer, critic_loss, self.critics)
 
-        q_min = torch.min(*q_all).detach()  # the critics before this step's update
         log_pi = F.log_softmax(self.policy(batch.states), dim=-1)
         divergence = self.divergence(batch.states, log_pi)
         actor_loss = policy_loss(log_pi, q_min, divergence, alpha)
@@ -278,5 +248,5 @@ class DiscreteSAC(SACAgent):
               network: nn.Module) -> None:
         optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(network.parameters(), self.grad_clip)
+        nn.utils.clip_grad_norm_(network.parameters(), self.grad_clip, foreach=True)
         optimizer.step()

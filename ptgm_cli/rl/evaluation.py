@@ -1,7 +1,8 @@
 """Play evaluation episodes with fixed seeds and summarise them.
 
 Episode k (k = 0..n-1) is seeded with `first_seed + k`; env i of the N workers plays episodes
-i, i + N, i + 2N, ... The policies are sampled at both levels, exactly as during training.
+i, i + N, i + 2N, ... The policies act exactly as during training: the high level samples with
+`generator`, the workers' executors with their own generators.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ from ptgm_cli.rl.vec_env import VecKitchenEnv
 
 def play_episodes(envs: VecKitchenEnv, options: Options, agent: SACAgent, episodes: int,
                   first_seed: int, generator: torch.Generator,
-                  on_frames: Callable[[list[np.ndarray]], None] | None = None) -> list[Episode]:
-    """The first `episodes` episodes, ordered by seed; `on_frames` receives every step's frames."""
+                  on_frames: Callable[[list[list[np.ndarray]]], None] | None = None
+                  ) -> list[Episode]:
+    """The first `episodes` episodes, ordered by seed; `on_frames` receives each decision's
+    frames, per env one per step."""
     n = envs.num_envs
     rollout = Rollout(envs, options, seed_of=lambda i, j: first_seed + j * n + i)
     rollout.start()
     finished: dict[int, Episode] = {}
     while len(finished) < episodes:
-        tick = rollout.step(
-            lambda states: agent.act(states, generator, warmup=False), generator,
-            render=on_frames is not None,
-        )
+        tick = rollout.step(lambda states: agent.act(states, generator, warmup=False),
+                            render=on_frames is not None)
         if tick.frames is not None:
             on_frames(tick.frames)
         for episode in tick.episodes:

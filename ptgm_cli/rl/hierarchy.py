@@ -1,7 +1,9 @@
 """Temporally extended decisions: the high-level step of PTGM and the rollout of parallel envs.
 
 A decision is taken every `interval` env steps (PTGM: a code every 10 steps; flat SAC: an action
-every step) and executed until the interval is over or the episode ends. The high-level
+every step) and executed until the interval is over or the episode ends. The env workers execute
+the decisions themselves (`VecKitchenEnv.play_async`): the executor, for PTGM the frozen
+low-level policy, travels to each worker once, and each decision costs one message. The high-level
 transition it yields is (state at the decision, the decision that was actually executed, sum of
 the env rewards, state where it ended, terminated). The paper's code stored the *next* decision's
 index as the action of a transition; here each env keeps the decision it is executing, so the
@@ -20,25 +22,28 @@ import torch
 
 from ptgm_cli.models.codebook import Codebook
 from ptgm_cli.models.policy import GoalPolicy
-from ptgm_cli.rl.vec_env import StepResult, VecKitchenEnv
+from ptgm_cli.rl.vec_env import EnvSpec, Executor, OptionResult, VecKitchenEnv
 
 # (59-dim observations) -> decision-level states
 Features = Callable[[np.ndarray], np.ndarray]
-# (observations, decisions, generator) -> env actions
-Execute = Callable[[np.ndarray, np.ndarray, torch.Generator], np.ndarray]
 # (states) -> decisions
 Choose = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
 class Options:
-    """How decisions become env actions: the decision state, the executor and its interval."""
+    """How decisions become env actions: the decision state, the executor (run in the env
+    workers, so it must pickle) and its interval."""
 
     interval: int
     features: Features
-    execute: Execute
+    execute: Executor
     decision_shape: tuple[int, ...]
     decision_dtype: type
+
+    def envs(self, num_envs: int, spec: EnvSpec, seeds: list[int]) -> VecKitchenEnv:
+        """Workers that execute these options; worker i samples actions with seed `seeds[i]`."""
+        return VecKitchenEnv(num_envs, spec, self.execute, self.interval, seeds)
 
 
 class GoalReaching:
@@ -51,6 +56,7 @@ class GoalReaching:
         self.goals = torch.as_tensor(codebook.codes, dtype=torch.float32)
         self.sample = sample
 
+    @torch.no_grad()
     def __call__(self, observations: np.ndarray, codes: np.ndarray,
                  generator: torch.Generator) -> np.ndarray:
         states = torch.from_numpy(self.policy.features(observations))
@@ -62,12 +68,17 @@ def goal_options(policy: GoalPolicy, codebook: Codebook, features: Features,
     return Options(interval, features, GoalReaching(policy, codebook, sample), (), np.int64)
 
 
+def observations_as_states(observations: np.ndarray) -> np.ndarray:
+    return np.asarray(observations, dtype=np.float32)
+
+
+def actions_as_given(observations: np.ndarray, actions: np.ndarray, generator) -> np.ndarray:
+    return actions
+
+
 def flat_options(action_dim: int) -> Options:
     """One decision per env step, the decision being the action itself."""
-    return Options(
-        1, lambda observations: np.asarray(observations, dtype=np.float32),
-        lambda observations, actions, generator: actions, (action_dim,), np.float32,
-    )
+    return Options(1, observations_as_states, actions_as_given, (action_dim,), np.float32)
 
 
 @dataclass
@@ -95,101 +106,83 @@ class Episode:
 
 @dataclass
 class Tick:
-    """What one lock-step of all envs produced."""
+    """What one decision of every env produced."""
 
     transitions: Transitions
     episodes: list[Episode]
-    frames: list[np.ndarray] | None
+    env_steps: int  # taken by all envs together
+    frames: list[list[np.ndarray]] | None  # per env, one per step, when rendering
 
 
 @dataclass
 class RolloutState:
-    """Per-env bookkeeping of the current option and episode."""
+    """Per-env bookkeeping of the current episode."""
 
     observations: np.ndarray  # (N, 59) the envs' current observations
     episode_index: np.ndarray  # (N,) episodes started so far in each env, minus one
-    option_steps: np.ndarray  # (N,) env steps into the current option (0: decide now)
-    start_states: np.ndarray  # (N, state_dim) states at the current option's decision
-    decisions: np.ndarray  # (N, *decision_shape) the decision being executed
-    option_rewards: np.ndarray  # (N,) rewards summed over the current option
     episode_returns: np.ndarray  # (N,)
     episode_lengths: np.ndarray  # (N,)
     completion_steps: list[list[int]]  # per env: the steps at which its subtasks completed
 
 
 class Rollout:
-    """Parallel envs driven by options. Env i's episode j is seeded with `seed_of(i, j)`, so every
-    episode can be replayed from its seed alone."""
+    """Parallel envs driven by options, in lock step: every env takes a decision, every worker
+    executes it, and the next decisions wait for all of them. Env i's episode j is seeded with
+    `seed_of(i, j)`, so every episode can be replayed from its seed alone."""
 
     def __init__(self, envs: VecKitchenEnv, options: Options, seed_of: Callable[[int, int], int]):
         self.envs, self.options, self.seed_of = envs, options, seed_of
 
     def start(self) -> None:
         n = self.envs.num_envs
-        observations = self.envs.reset([self.seed_of(i, 0) for i in range(n)])
-        state_dim = self.options.features(observations).shape[-1]
         self.state = RolloutState(
-            observations=observations,
+            observations=self.envs.reset([self.seed_of(i, 0) for i in range(n)]),
             episode_index=np.zeros(n, np.int64),
-            option_steps=np.zeros(n, np.int64),
-            start_states=np.zeros((n, state_dim), np.float32),
-            decisions=np.zeros((n, *self.options.decision_shape), self.options.decision_dtype),
-            option_rewards=np.zeros(n),
             episode_returns=np.zeros(n),
             episode_lengths=np.zeros(n, np.int64),
             completion_steps=[[] for _ in range(n)],
         )
 
-    def step(self, choose: Choose, generator: torch.Generator,
-             while_stepping: Callable[[], None] = lambda: None, render: bool = False) -> Tick:
-        """Decide where an option ends, step every env once, and collect what ended.
-        `while_stepping` runs in this process while the workers simulate."""
+    def step(self, choose: Choose, while_playing: Callable[[], None] = lambda: None,
+             render: bool = False) -> Tick:
+        """Every env decides and executes its decision; `while_playing` runs in this process
+        while the workers play."""
         state = self.state
-        deciding = state.option_steps == 0
-        if deciding.any():
-            states = self.options.features(state.observations[deciding])
-            state.start_states[deciding] = states
-            state.decisions[deciding] = choose(states)
-        actions = self.options.execute(state.observations, state.decisions, generator)
+        states = self.options.features(state.observations)
+        decisions = np.asarray(choose(states), self.options.decision_dtype)
         reset_seeds = [self.seed_of(i, j + 1) for i, j in enumerate(state.episode_index)]
-        self.envs.step_async(actions, reset_seeds, render=render)
-        while_stepping()
-        result = self.envs.step_wait()
-        return Tick(self._record_options(result), self._record_episodes(result), result.frames)
-
-    def _record_options(self, result: StepResult) -> Transitions:
-        state = self.state
-        state.option_rewards += result.rewards
-        state.option_steps += 1
-        ended = np.flatnonzero(result.done | (state.option_steps >= self.options.interval))
-        # episode_lengths does not count this step yet (`_record_episodes` runs next).
-        next_steps = state.episode_lengths[ended] + 1
+        self.envs.play_async(state.observations, decisions, reset_seeds, render=render)
+        while_playing()
+        results = self.envs.play_wait()
+        lengths = np.array([len(result.rewards) for result in results])
         transitions = Transitions(
-            states=state.start_states[ended].copy(),
-            decisions=state.decisions[ended].copy(),
-            rewards=state.option_rewards[ended].astype(np.float32),
-            next_states=self.options.features(result.final_observations[ended]),
-            terminated=result.terminated[ended].astype(np.float32),
-            steps=(next_steps - state.option_steps[ended]).astype(np.float32),
-            next_steps=next_steps.astype(np.float32),
+            states=states,
+            decisions=decisions,
+            rewards=np.array([result.rewards.sum() for result in results], np.float32),
+            next_states=self.options.features(
+                np.stack([result.final_observation for result in results])),
+            terminated=np.array([result.terminated for result in results], np.float32),
+            steps=state.episode_lengths.astype(np.float32),
+            next_steps=(state.episode_lengths + lengths).astype(np.float32),
         )
-        state.option_steps[ended] = 0
-        state.option_rewards[ended] = 0.0
-        state.observations = result.observations
-        return transitions
+        episodes = self._record_episodes(results)
+        state.observations = np.stack([result.observation for result in results])
+        frames = [result.frames for result in results] if render else None
+        return Tick(transitions, episodes, int(lengths.sum()), frames)
 
-    def _record_episodes(self, result: StepResult) -> list[Episode]:
+    def _record_episodes(self, results: list[OptionResult]) -> list[Episode]:
         state = self.state
-        state.episode_returns += result.rewards
-        state.episode_lengths += 1
-        for i in np.flatnonzero(result.rewards > 0).tolist():  # +1 per subtask completed now
-            steps = state.completion_steps[i]
-            steps += [int(state.episode_lengths[i])] * (len(result.completed[i]) - len(steps))
         episodes = []
-        for i in np.flatnonzero(result.done).tolist():
+        for i, result in enumerate(results):
+            state.completion_steps[i] += [int(state.episode_lengths[i]) + offset
+                                          for offset in result.completion_offsets]
+            state.episode_returns[i] += result.rewards.sum()
+            state.episode_lengths[i] += len(result.rewards)
+            if not result.done:
+                continue
             episodes.append(Episode(
                 seed=int(self.seed_of(i, int(state.episode_index[i]))),
-                completed=tuple(result.completed[i]),
+                completed=tuple(result.completed),
                 episode_return=float(state.episode_returns[i]),
                 length=int(state.episode_lengths[i]),
                 completion_steps=tuple(state.completion_steps[i]),

@@ -22,7 +22,8 @@ from ptgm_cli.kitchen.env import KitchenEnv
 from ptgm_cli.manifests import Manifest
 from ptgm_cli.models.training import seed_everything
 from ptgm_cli.rl.evaluation import play_episodes, summarise
-from ptgm_cli.rl.vec_env import EnvSpec, VecKitchenEnv
+from ptgm_cli.rl.seeds import worker_seeds
+from ptgm_cli.rl.vec_env import EnvSpec
 from ptgm_cli.workspace import Artifact, Workspace
 
 EPISODES_FILE = "episodes.json"
@@ -38,7 +39,8 @@ def run(config: EvalConfig, workspace: Workspace, force: bool = False) -> Artifa
     load_run_weights(setup.agent, run_artifact)
     task = env_spec(run_config)
 
-    with VecKitchenEnv(config.num_envs, task) as envs:
+    with setup.options.envs(config.num_envs, task, worker_seeds(config.seed, config.num_envs)
+                            ) as envs:
         episodes = play_episodes(envs, setup.options, setup.agent, config.episodes, config.seed,
                                  torch.Generator().manual_seed(config.seed))
     summary = summarise(episodes, run_config.tasks)
@@ -79,11 +81,11 @@ def offscreen_frame_rate() -> float:
 def write_video(config: EvalConfig, task: EnvSpec, setup: RLSetup, frame_rate: float) -> None:
     """MP4 of `video_episodes` episodes from seeds `seed, seed + 1, ...`, in real time."""
     config.video.parent.mkdir(parents=True, exist_ok=True)
-    with VecKitchenEnv(1, task) as envs, \
+    with setup.options.envs(1, task, worker_seeds(config.seed, 1)) as envs, \
             imageio.get_writer(config.video, fps=frame_rate, macro_block_size=8) as writer:
         play_episodes(envs, setup.options, setup.agent, config.video_episodes, config.seed,
                       torch.Generator().manual_seed(config.seed),
-                      on_frames=lambda frames: writer.append_data(frames[0]))
+                      on_frames=lambda frames: [writer.append_data(frame) for frame in frames[0]])
     report.info(f"video of {config.video_episodes} episodes -> {config.video}")
 
 

@@ -1,12 +1,10 @@
 """`ptgm train-rl`: learn the downstream task with PTGM's high-level SAC (§4.3) or a baseline.
 
 Each lock-step of the parallel envs:
-  1. every env whose option has ended gets a new decision from the agent (a code; for flat SAC
-     an action), and the executor turns the decisions into env actions (for PTGM the frozen
-     low-level policy towards the code's goal);
-  2. while the workers simulate, the learner takes its due gradient steps: one per high-level
-     transition collected after warm-up, at most ceil(num_envs / hl_interval) per lock-step so
-     the work is spread evenly over the steps;
+  1. every env gets a decision from the agent (a code; for flat SAC an action) and its worker
+     executes it (for PTGM the frozen low-level policy reaching the code's goal for 10 steps);
+  2. while the workers play, the learner takes its due gradient steps: one per high-level
+     transition collected after warm-up, the transitions of the previous lock-step;
   3. finished options go into the replay buffer, finished episodes into the logs;
   4. every `checkpoint_every` env steps the whole run state is saved; `--resume` continues from
      it exactly, as if the run had never stopped.
@@ -17,7 +15,6 @@ from __future__ import annotations
 
 import fcntl
 import functools
-import math
 import os
 import shutil
 import time
@@ -46,6 +43,15 @@ from ptgm_cli.rl.evaluation import play_episodes, summarise
 from ptgm_cli.rl.hierarchy import Episode, Rollout, Transitions
 from ptgm_cli.rl.logger import METRICS_FILE, TENSORBOARD_DIR, RunLogger
 from ptgm_cli.rl.replay import ReplayBuffer
+from ptgm_cli.rl.seeds import (
+    ACTING,
+    EPISODES,
+    EVALUATION,
+    LEARNING,
+    REPLAY,
+    seed_from,
+    worker_seeds,
+)
 from ptgm_cli.rl.vec_env import VecKitchenEnv
 from ptgm_cli.workspace import Artifact, Workspace, check_name
 
@@ -58,15 +64,6 @@ EVAL_FIRST_SEED = 1_000_000  # periodic evaluations replay the same episodes eve
 # --device too: a checkpoint holds CPU tensors, which load onto any device.
 RESUMABLE_CHANGES = {"resume", "env_steps", "checkpoint_every", "eval_every", "eval_episodes",
                      "wandb", "device"}
-
-
-def seed_from(*entropy: int) -> int:
-    """A 63-bit seed derived from integers (the run seed and what the seed is for)."""
-    return int(np.random.SeedSequence(list(entropy)).generate_state(2, np.uint64)[0] >> 1)
-
-
-# Purposes of derived seeds.
-ACTING, LEARNING, REPLAY, EPISODES, EVALUATION = range(5)
 
 
 def learner_threads(num_envs: int) -> int:
@@ -200,7 +197,8 @@ def _train(config: TrainRLConfig, workspace: Workspace, name: str, run_dir: Path
                  if config.wandb else None)
 
     with RunLogger(run_dir, saved and saved["logger"], wandb_run) as logger, \
-            VecKitchenEnv(config.num_envs, env_spec(config)) as envs:
+            setup.options.envs(config.num_envs, env_spec(config),
+                               worker_seeds(config.seed, config.num_envs)) as envs:
         rollout = Rollout(envs, setup.options,
                           seed_of=lambda i, j: seed_from(config.seed, EPISODES, i, j))
         state = RunState(setup.agent, replay, rollout, rng, Counters())
@@ -245,8 +243,6 @@ class Trainer:
                  logger: RunLogger, envs: VecKitchenEnv):
         self.config, self.run_dir, self.setup = config, run_dir, setup
         self.state, self.logger, self.envs = state, logger, envs
-        # At most this many gradient steps per lock-step, so the work is spread evenly.
-        self.updates_per_step = math.ceil(config.num_envs / setup.options.interval)
 
     def train(self, name: str) -> tuple[float, float]:
         """Run to `env_steps`, then checkpoint; returns the seconds taken and env steps/s."""
@@ -255,10 +251,9 @@ class Trainer:
         with report.progress(config.env_steps, f"train-rl {name}", counters.env_steps) as bar:
             while counters.env_steps < config.env_steps:
                 tick = self.state.rollout.step(
-                    self.choose, self.state.rng.act,
-                    while_stepping=functools.partial(self.learn, self.updates_per_step))
+                    self.choose, while_playing=functools.partial(self.learn, config.num_envs))
                 previous = counters.env_steps
-                counters.env_steps += config.num_envs
+                counters.env_steps += tick.env_steps
                 self.store(tick.transitions)
                 steps_per_s = (counters.env_steps - steps_at_start) / (
                     time.perf_counter() - started)
@@ -273,7 +268,7 @@ class Trainer:
                     self.evaluate()
                 if crossed(previous, counters.env_steps, config.checkpoint_every):
                     self.save_checkpoint()
-                bar.advance(config.num_envs, steps_per_s=round(steps_per_s),
+                bar.advance(tick.env_steps, steps_per_s=round(steps_per_s),
                             subtasks=counters.recent_completed_subtasks,
                             alpha=self.state.agent.alpha)
             self.learn(counters.pending_updates)

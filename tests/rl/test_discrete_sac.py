@@ -137,9 +137,8 @@ def test_ptgm_policy_starts_as_the_prior():
     agent, prior = make_agent(with_prior=True)
     states = torch.randn(5, 30)
     torch.testing.assert_close(agent.policy(states), prior(states))
-    layers = agent.critics[0].net
-    assert sum(isinstance(layer, torch.nn.LayerNorm) for layer in layers) == 5
-    assert len(layers) == 3 * 5 + 1  # 5 hidden layers (linear, norm, ReLU) and the head
+    assert agent.critics.members == 2
+    assert len(agent.critics.hidden_layers) == len(agent.critics.norms) == 5
 
 
 @pytest.mark.parametrize("time_aware", [True, False])
@@ -155,9 +154,9 @@ def test_only_critics_that_know_the_time_stop_bootstrapping_at_the_time_limit(ti
 
 def test_time_aware_critics_see_the_fraction_of_the_episode_left():
     agent, _ = make_agent(with_prior=True, episode_steps=280)
-    critic, states = agent.critics[0], torch.randn(3, 30)
-    assert critic.net[0].in_features == 30 + 1
-    early, late = (critic(states, agent.time_left(torch.full((3,), step))) for step in (0., 270.))
+    critics, states = agent.critics, torch.randn(3, 30)
+    assert critics.hidden_layers[0].weight.shape[1] == 30 + 1
+    early, late = (critics(states, agent.time_left(torch.full((3,), step))) for step in (0., 270.))
     assert not torch.allclose(early, late)
     torch.testing.assert_close(agent.time_left(torch.tensor([0., 70., 280.])),
                                torch.tensor([1., 0.75, 0.]))

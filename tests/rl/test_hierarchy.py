@@ -1,79 +1,100 @@
-"""Options: every decision is executed for `interval` env steps or until the episode ends, and
-its transition stores that executed decision with the summed reward."""
+"""Options: every decision is executed by the env workers for `interval` env steps or until the
+episode ends, and its transition stores that decision with the summed reward."""
+
+import copy
 
 import numpy as np
 import pytest
 import torch
 
+from ptgm_cli.kitchen.env import KitchenEnv
 from ptgm_cli.models.codebook import Codebook
 from ptgm_cli.models.policy import GoalPolicy
-from ptgm_cli.rl.hierarchy import Options, Rollout, goal_options
-from ptgm_cli.rl.vec_env import EnvSpec, VecKitchenEnv
+from ptgm_cli.rl.hierarchy import Options, Rollout, actions_as_given, goal_options
+from ptgm_cli.rl.vec_env import EnvSpec
 
 EPISODE_STEPS = 25
+SPEC = EnvSpec(("microwave",), True, EPISODE_STEPS)
+
+
+def first_dims(observations: np.ndarray) -> np.ndarray:
+    return np.asarray(observations[..., :3], np.float32)
+
+
+def standing_still(observations: np.ndarray, decisions: np.ndarray, generator) -> np.ndarray:
+    """Zero velocity whatever the decision (pickles: it runs in the workers)."""
+    return np.zeros((len(observations), 9))
+
+
+def still_options(interval: int) -> Options:
+    return Options(interval, first_dims, standing_still, (), np.int64)
 
 
 @pytest.fixture(scope="module")
 def envs():
-    with VecKitchenEnv(2, EnvSpec(("microwave",), True, EPISODE_STEPS)) as vec:
+    with still_options(10).envs(2, SPEC, seeds=[0, 1]) as vec:
         yield vec
 
 
-def counting_options(interval: int) -> tuple[Options, list]:
-    """Decisions are 0, 1, 2, ... in the order taken; the executed ones are recorded."""
-    executed = []
-
-    def execute(observations, decisions, generator):
-        executed.append(decisions.copy())
-        return np.zeros((len(observations), 9))
-
-    options = Options(interval, lambda obs: np.asarray(obs[..., :3], np.float32), execute, (),
-                      np.int64)
-    return options, executed
-
-
-def test_transitions_store_the_executed_decision_and_summed_rewards(envs):
-    options, executed = counting_options(interval=10)
-    rollout = Rollout(envs, options, seed_of=lambda i, j: 10 * i + j)
+def test_options_last_their_interval_and_the_last_is_cut_by_the_time_limit(envs):
+    rollout = Rollout(envs, still_options(10), seed_of=lambda i, j: 10 * i + j)
     rollout.start()
     counter = iter(range(1000))
     choose = lambda states: np.array([next(counter) for _ in states])  # noqa: E731
-    ticks = [rollout.step(choose, torch.Generator()) for _ in range(EPISODE_STEPS)]
+    ticks = [rollout.step(choose) for _ in range(3)]
 
-    ended = [(t, tick) for t, tick in enumerate(ticks) if len(tick.transitions)]
-    assert [t for t, _ in ended] == [9, 19, 24]  # the last option is cut short by the time limit
-    for t, tick in ended:
-        # Each env's transition carries the decision it executed during those steps.
-        np.testing.assert_array_equal(tick.transitions.decisions, executed[t])
-        assert not tick.transitions.terminated.any()  # truncation: bootstrap
-    assert ended[0][1].transitions.decisions.tolist() == [0, 1]
-    assert ended[1][1].transitions.decisions.tolist() == [2, 3]
+    assert [tick.env_steps for tick in ticks] == [20, 20, 10]
+    assert [tick.transitions.decisions.tolist() for tick in ticks] == [[0, 1], [2, 3], [4, 5]]
+    assert not any(tick.transitions.terminated.any() for tick in ticks)  # truncation: bootstrap
     # The episode's env steps at each option's start and end, for critics that know the time.
-    assert [tick.transitions.steps.tolist() for _, tick in ended] == [[0, 0], [10, 10], [20, 20]]
-    assert [tick.transitions.next_steps.tolist() for _, tick in ended] == [
+    assert [tick.transitions.steps.tolist() for tick in ticks] == [[0, 0], [10, 10], [20, 20]]
+    assert [tick.transitions.next_steps.tolist() for tick in ticks] == [
         [10, 10], [20, 20], [25, 25]]
-    episodes = ticks[-1].episodes
-    assert [e.seed for e in episodes] == [0, 10]
-    assert all(e.length == EPISODE_STEPS for e in episodes)
+    assert not ticks[0].episodes and not ticks[1].episodes
+    assert [e.seed for e in ticks[-1].episodes] == [0, 10]
+    assert all(e.length == EPISODE_STEPS for e in ticks[-1].episodes)
     assert rollout.state.episode_index.tolist() == [1, 1]
 
 
-def test_next_state_of_an_option_is_where_it_ended(envs):
-    options, _ = counting_options(interval=3)
-    rollout = Rollout(envs, options, seed_of=lambda i, j: j)
+def test_next_state_of_an_option_is_where_the_next_one_starts(envs):
+    rollout = Rollout(envs, still_options(10), seed_of=lambda i, j: j)
     rollout.start()
     choose = lambda states: np.zeros(len(states), np.int64)  # noqa: E731
-    first = [rollout.step(choose, torch.Generator()) for _ in range(3)][-1].transitions
-    second = [rollout.step(choose, torch.Generator()) for _ in range(3)][-1].transitions
+    first, second = (rollout.step(choose).transitions for _ in range(2))
     np.testing.assert_array_equal(first.next_states, second.states)
+
+
+def test_episodes_record_rewards_and_the_step_at_which_each_subtask_completed(envs, state_with):
+    rollout = Rollout(envs, still_options(10), seed_of=lambda i, j: j)
+    rollout.start()
+    choose = lambda states: np.zeros(len(states), np.int64)  # noqa: E731
+    assert not rollout.step(choose).episodes
+    # Open env 1's microwave by hand: the integration state starts with time, then qpos.
+    states = envs.get_state()
+    states[1]["integration"][1 + 22] = state_with("microwave")[22]
+    envs.set_state(states)
+    tick = rollout.step(choose)  # its first step (the 11th) completes the task
+    assert tick.transitions.rewards.tolist() == [0.0, 1.0]
+    assert tick.transitions.terminated.tolist() == [0.0, 1.0]
+    assert tick.env_steps == 10 + 1
+    (episode,) = tick.episodes
+    assert episode.completed == ("microwave",) and episode.completion_steps == (11,)
+    assert episode.seed == 0 and episode.length == 11 and episode.episode_return == 1.0
+    assert rollout.state.completion_steps == [[], []]
+    assert rollout.state.episode_lengths.tolist() == [20, 0]
+
+
+def tiny_goal_options(sample: bool) -> tuple[Options, GoalPolicy, Codebook]:
+    codebook = Codebook(np.arange(6 * 21, dtype=np.float32).reshape(6, 21), "paper21",
+                        np.zeros(21, np.float32), np.ones(21, np.float32))
+    torch.manual_seed(0)
+    policy = GoalPolicy("qpos30", "paper21", hidden=16).eval()
+    return goal_options(policy, codebook, policy.features, 10, sample), policy, codebook
 
 
 @pytest.mark.parametrize("sample", [True, False])
 def test_goal_options_command_the_code_goal(sample):
-    codebook = Codebook(np.arange(6 * 21, dtype=np.float32).reshape(6, 21), "paper21",
-                        np.zeros(21, np.float32), np.ones(21, np.float32))
-    policy = GoalPolicy("qpos30", "paper21", hidden=16).eval()
-    options = goal_options(policy, codebook, policy.features, interval=10, sample=sample)
+    options, policy, codebook = tiny_goal_options(sample)
     observations = np.random.default_rng(0).normal(size=(2, 59))
     actions = options.execute(observations, np.array([4, 1]), torch.Generator().manual_seed(0))
     mean, log_std = policy(policy.features(observations), codebook.codes[[4, 1]])
@@ -84,18 +105,41 @@ def test_goal_options_command_the_code_goal(sample):
     np.testing.assert_allclose(actions, expected.detach().numpy(), rtol=1e-6)
 
 
-def test_episodes_record_the_step_at_which_each_subtask_completed(envs, state_with):
-    options, _ = counting_options(interval=10)
-    rollout = Rollout(envs, options, seed_of=lambda i, j: j)
-    rollout.start()
-    choose = lambda states: np.zeros(len(states), np.int64)  # noqa: E731
-    for _ in range(3):
-        assert not rollout.step(choose, torch.Generator()).episodes
-    # Open env 1's microwave by hand: the integration state starts with time, then qpos.
-    states = envs.get_state()
-    states[1]["integration"][1 + 22] = state_with("microwave")[22]
-    envs.set_state(states)
-    (episode,) = rollout.step(choose, torch.Generator()).episodes  # the 4th step completes it
-    assert episode.completed == ("microwave",) and episode.completion_steps == (4,)
-    assert episode.seed == 0 and episode.length == 4
-    assert rollout.state.completion_steps == [[], []]
+@pytest.mark.parametrize("sample", [True, False])
+def test_a_worker_plays_an_option_as_this_process_would(sample):
+    """The worker's executor and its generator (seeded with the worker's seed) act exactly as
+    the same executor would here."""
+    options, _, _ = tiny_goal_options(sample)
+    local = KitchenEnv(SPEC.tasks, ordered=SPEC.ordered, max_episode_steps=SPEC.max_episode_steps)
+    observation = local.reset(seed=3)[0]
+    generator = torch.Generator().manual_seed(7)
+    expected = []
+    for _ in range(10):
+        action = options.execute(observation[None], np.array([2]), generator)[0]
+        observation = local.step(action)[0]
+        expected.append(observation)
+    with options.envs(1, SPEC, seeds=[7]) as envs:
+        start = envs.reset([3])
+        envs.play_async(start, np.array([2]), reset_seeds=[0])
+        (result,) = envs.play_wait()
+    np.testing.assert_array_equal(result.final_observation, expected[-1])
+    assert len(result.rewards) == 10 and not result.done
+
+
+def test_a_saved_state_holds_the_workers_generators():
+    options, _, _ = tiny_goal_options(sample=True)
+    with options.envs(2, SPEC, seeds=[1, 2]) as envs:
+        rollout = Rollout(envs, options, seed_of=lambda i, j: j)
+        rollout.start()
+        choose = lambda states: np.array([3, 4])  # noqa: E731
+        rollout.step(choose)
+        saved = copy.deepcopy(rollout.state_dict())
+        uninterrupted = [rollout.step(choose).transitions.next_states for _ in range(2)]
+        rollout.load_state_dict(saved)
+        resumed = [rollout.step(choose).transitions.next_states for _ in range(2)]
+    np.testing.assert_array_equal(np.stack(uninterrupted), np.stack(resumed))
+
+
+def test_flat_options_play_the_action_itself():
+    action = np.linspace(-1, 1, 9)
+    assert actions_as_given(np.zeros((1, 59)), action[None], None).tolist() == [action.tolist()]
