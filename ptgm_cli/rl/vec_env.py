@@ -133,7 +133,8 @@ class _Worker:
              render: bool) -> OptionResult:
         rewards, offsets, frames = [], [], []
         for offset in range(1, self.interval + 1):
-            action = self.executor(observation[None], decision[None], self.generator)[0]
+            action = np.asarray(
+                self.executor(observation[None], decision[None], self.generator)[0], np.float64)
             observation, reward, terminated, truncated, info = self.env.step(action)
             rewards.append(reward)
             offsets += [offset] * len(info["newly_completed"])
