@@ -123,9 +123,7 @@ def fit(model: nn.Module, objective: Objective, train: Examples, validation: Exa
 
     model.to(device)
     generator = torch.Generator().manual_seed(settings.seed)
-    # foreach: one kernel per operation over all parameters rather than a Python loop over
-    # them, which cost as much as the forward pass of these small networks.
-    optimizer = torch.optim.RAdam(model.parameters(), lr=settings.lr, foreach=True)
+    optimizer = torch.optim.RAdam(model.parameters(), lr=settings.lr)
     # The last partial minibatch is dropped: BatchNorm cannot train on a single example.
     batch_size = min(settings.batch_size, train.size)
     steps_per_epoch = train.size // batch_size
