@@ -17,8 +17,13 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from ptgm_cli.errors import PtgmError
+
 WEIGHTS_FILE = "weights.safetensors"
 RESUME_FILE = "resume.pt"
+# What `resume.pt` holds, by version. 2: the workers play whole options (their saved state
+# holds their generators) and the critics are one ensemble.
+RESUME_FORMAT = 2
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -43,13 +48,19 @@ def save_weights(path: Path, weights: dict[str, torch.Tensor]) -> None:
 
 
 def save_resume(path: Path, state: dict) -> None:
-    atomic_write(path, lambda temp: torch.save(state, temp))
+    atomic_write(path, lambda temp: torch.save({"format": RESUME_FORMAT, **state}, temp))
 
 
 def load_resume(path: Path) -> dict:
+    """The saved state; one of another format is refused before anything is restored."""
     # Our own file: it holds numpy arrays and RNG states, hence not weights_only. Its tensors
     # come onto the CPU; the agent moves them to its device as it loads them.
-    return torch.load(path, weights_only=False, map_location="cpu")
+    saved = torch.load(path, weights_only=False, map_location="cpu")
+    if saved.get("format") != RESUME_FORMAT:
+        raise PtgmError(f"{path} was written by another version of ptgm (checkpoint format "
+                        f"{saved.get('format', 1)}, this version reads {RESUME_FORMAT}); start "
+                        "the run over with --force")
+    return saved
 
 
 def global_rng_states() -> dict:

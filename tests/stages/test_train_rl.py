@@ -168,6 +168,18 @@ def test_resume_refuses_other_settings_and_another_algorithm(pretrained_workspac
     assert sac.returncode == 1 and "--algo, --codebook" in sac.stderr
 
 
+def test_resume_refuses_a_checkpoint_of_another_format(pretrained_workspace, run_cli):
+    run_dir = pretrained_workspace.root / "rl" / ".runs" / "older"
+    run_dir.mkdir(parents=True)
+    resume_file = run_dir / checkpoint.RESUME_FILE
+    torch.save({"config": TrainRLConfig(name="older").recorded()}, resume_file)  # no format
+    result = run_cli(pretrained_workspace, "train-rl", "--name", "older", "--resume")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: {resume_file} was written by another version of ptgm (checkpoint format 1, "
+        f"this version reads {checkpoint.RESUME_FORMAT}); start the run over with --force")
+
+
 def test_a_diverging_run_stops_and_is_never_published(pretrained_workspace, run_cli,
                                                       tiny_rl_options):
     """A finite but absurd --lr: the first losses that are not finite stop the run, the artifact
