@@ -188,6 +188,12 @@ class EvalPolicyConfig(StageConfig):
     low_level_actions: LowLevelActions = Field(
         "mean", description="Act with the policy's mean or sample from it, as in train-rl."
     )
+    prior: ArtifactName = Field(
+        "default", description="Goal prior whose codes the third test samples from reset.")
+    prior_episodes: int = Field(
+        20, ge=0, description="Episodes of the third test (0 skips it): from reset, a code "
+        "sampled from the prior every 10 steps, as PTGM acts before it learns.")
+    episode_steps: int = Field(280, gt=0, description="Steps of each episode of the third test.")
     seed: Seed = Field(0, description="Seed of the state sampling and policy noise.")
 
 

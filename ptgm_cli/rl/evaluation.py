@@ -11,18 +11,33 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from ptgm_cli.rl.agent import SACAgent
+from ptgm_cli.rl.discrete_sac import probabilities, sample_codes
 from ptgm_cli.rl.hierarchy import Episode, Options, Rollout
 from ptgm_cli.rl.vec_env import VecKitchenEnv
 
 
-def play_episodes(envs: VecKitchenEnv, options: Options, agent: SACAgent, episodes: int,
-                  first_seed: int, generator: torch.Generator,
-                  on_frames: Callable[[list[list[np.ndarray]]], None] | None = None
-                  ) -> list[Episode]:
+class PriorCodes:
+    """Acts by sampling the goal prior's codes: PTGM's high-level policy before it learns."""
+
+    def __init__(self, prior: nn.Module):
+        self.prior = prior.eval()
+
+    @torch.no_grad()
+    def act(self, states: np.ndarray, generator: torch.Generator, warmup: bool) -> np.ndarray:
+        log_probs = F.log_softmax(self.prior(torch.as_tensor(states, dtype=torch.float32)), -1)
+        return sample_codes(probabilities(log_probs), generator).numpy()
+
+
+def play_episodes(envs: VecKitchenEnv, options: Options, agent: SACAgent | PriorCodes,
+                  episodes: int, first_seed: int, generator: torch.Generator,
+                  on_frames: Callable[[list[list[np.ndarray]]], None] | None = None,
+                  on_episode: Callable[[], None] = lambda: None) -> list[Episode]:
     """The first `episodes` episodes, ordered by seed; `on_frames` receives each decision's
-    frames, per env one per step."""
+    frames, per env one per step; `on_episode` is called as each of them ends."""
     n = envs.num_envs
     rollout = Rollout(envs, options, seed_of=lambda i, j: first_seed + j * n + i)
     rollout.start()
@@ -35,6 +50,7 @@ def play_episodes(envs: VecKitchenEnv, options: Options, agent: SACAgent, episod
         for episode in tick.episodes:
             if episode.seed - first_seed < episodes:
                 finished[episode.seed] = episode
+                on_episode()
     return [finished[seed] for seed in sorted(finished)]
 
 

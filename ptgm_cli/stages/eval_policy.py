@@ -7,6 +7,10 @@ policy that shows how far things get without control:
 2. subtask codes: restore a state 10-20 steps before a subtask first completes, command the code
    nearest that completed state (among the codes with the subtask done), act `subtask_steps`
    steps; report how often the subtask completes, which the high-level policy will rely on.
+3. the prior's rollouts (a health check of the pre-trained models as a whole): from reset, a code
+   sampled from the goal prior every 10 steps and executed by the policy, as PTGM acts before it
+   has learnt anything; report how often each subtask gets done. A subtask that must come first
+   and that these rollouts never complete gives PTGM no reward to learn from.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from rich.table import Table
+from torch import nn
 
 from ptgm_cli import report
-from ptgm_cli.artifacts import load_codebook, load_dataset, load_policy
-from ptgm_cli.configs import EvalPolicyConfig
+from ptgm_cli.artifacts import load_codebook, load_dataset, load_policy, load_prior
+from ptgm_cli.configs import EvalPolicyConfig, TrainRLConfig
 from ptgm_cli.data.episodes import Episodes
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.env import KitchenEnv
@@ -31,12 +36,18 @@ from ptgm_cli.manifests import Manifest
 from ptgm_cli.models.codebook import Codebook
 from ptgm_cli.models.policy import GoalPolicy
 from ptgm_cli.models.training import seed_everything
+from ptgm_cli.rl.evaluation import PriorCodes, play_episodes
+from ptgm_cli.rl.evaluation import summarise as summarise_episodes
+from ptgm_cli.rl.hierarchy import goal_options
+from ptgm_cli.rl.seeds import worker_seeds
+from ptgm_cli.rl.vec_env import EnvSpec
 from ptgm_cli.workspace import Artifact, Workspace
 
 # (59-dim observation, goal) -> action
 Actor = Callable[[np.ndarray, np.ndarray], np.ndarray]
 # Subtask trials start this many steps before the subtask first completes (inclusive range).
 LEAD_STEPS = (10, 20)
+PRIOR_ROLLOUT_ENVS = 2
 
 
 def run(config: EvalPolicyConfig, workspace: Workspace, force: bool = False) -> Artifact:
@@ -63,8 +74,12 @@ def run(config: EvalPolicyConfig, workspace: Workspace, force: bool = False) -> 
 
     starts = reach_starts(episodes, held_out, config.horizon, config.states, rng)
     trials = subtask_trials(episodes, held_out, codebook, config.subtask_trials, rng)
-    manifest = Manifest(kind="eval", name=config.name, seed=config.seed,
-                        parents=[policy_artifact.ref, codebook_artifact.ref, dataset.ref],
+    parents = [policy_artifact.ref, codebook_artifact.ref, dataset.ref]
+    prior = None
+    if config.prior_episodes:
+        prior, prior_artifact = load_prior(workspace, config.prior, codebook)
+        parents.append(prior_artifact.ref)
+    manifest = Manifest(kind="eval", name=config.name, seed=config.seed, parents=parents,
                         config=config.model_dump(mode="json"))
     with workspace.publish(manifest, overwrite=force) as staging:
         total = len(actors) * (len(starts) + sum(len(rows) for rows, _ in trials.values()))
@@ -78,6 +93,9 @@ def run(config: EvalPolicyConfig, workspace: Workspace, force: bool = False) -> 
                                    for task, (rows, codes) in trials.items()}
                            for label, actor in actors.items()}
         staging.manifest.metrics = summarise(ratios, completions, trials)
+        if prior is not None:
+            staging.manifest.metrics["prior_rollouts"] = prior_rollouts(config, policy, codebook,
+                                                                        prior)
         staging.file("results.json").write_text(json.dumps({
             "start_rows": starts.tolist(),
             "distance_ratios": {label: values.tolist() for label, values in ratios.items()},
@@ -86,6 +104,20 @@ def run(config: EvalPolicyConfig, workspace: Workspace, force: bool = False) -> 
         }))
     report.results.print(_table(config, staging.manifest.metrics, trials))
     return workspace.load("eval", config.name)
+
+
+def prior_rollouts(config: EvalPolicyConfig, policy: GoalPolicy, codebook: Codebook,
+                   prior: nn.Module) -> dict:
+    """Test 3: episodes from reset with every subtask counted in any order; their summary."""
+    options = goal_options(policy, codebook, prior.features, TrainRLConfig().hl_interval,
+                           sample=config.low_level_actions == "sample")
+    spec = EnvSpec(SUBTASKS, ordered=False, max_episode_steps=config.episode_steps)
+    with options.envs(PRIOR_ROLLOUT_ENVS, spec, worker_seeds(config.seed, PRIOR_ROLLOUT_ENVS)) \
+            as envs, report.progress(config.prior_episodes, "prior rollouts") as bar:
+        episodes = play_episodes(envs, options, PriorCodes(prior), config.prior_episodes,
+                                 config.seed, torch.Generator().manual_seed(config.seed),
+                                 on_episode=lambda: bar.advance(1))
+    return summarise_episodes(episodes, SUBTASKS)
 
 
 def policy_actor(policy: GoalPolicy, generator: torch.Generator, sample: bool) -> Actor:
@@ -224,4 +256,9 @@ def _table(config: EvalPolicyConfig, metrics: dict, trials: dict) -> Table:
             f"{task} done within {config.subtask_steps} steps ({config.subtask_trials} trials)",
             f"{metrics['subtask_success'][task]:.0%}",
             f"{metrics['zero_action_subtask_success'][task]:.0%}")
+    rollouts = metrics.get("prior_rollouts")
+    if rollouts is not None:
+        for task, rate in rollouts["success"].items():
+            table.add_row(f"{task} done by the prior's codes from reset ({rollouts['episodes']} "
+                          f"episodes of {config.episode_steps} steps)", f"{rate:.0%}", "")
     return table

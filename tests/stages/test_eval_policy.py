@@ -4,6 +4,7 @@ import pytest
 
 from ptgm_cli.configs import EvalPolicyConfig
 from ptgm_cli.errors import PtgmError
+from ptgm_cli.kitchen.tasks import SUBTASKS
 from ptgm_cli.stages import eval_policy
 
 pytestmark = pytest.mark.slow
@@ -30,3 +31,25 @@ def test_eval_needs_the_policy_training_dataset(pretrained_workspace, publish_ra
     with pytest.raises(PtgmError, match="not trained on dataset 'other'.*--dataset default"):
         eval_policy.run(EvalPolicyConfig(dataset="other", name="policy-other"),
                         pretrained_workspace)
+
+
+def test_the_prior_rollouts_count_every_subtask_from_reset(pretrained_workspace, run_cli):
+    result = run_cli(pretrained_workspace, "eval-policy", "--name", "health", "--states", "2",
+                     "--subtask-trials", "1", "--subtask-steps", "2", "--prior-episodes", "3",
+                     "--episode-steps", "20")
+    assert result.returncode == 0, result.stderr
+    assert "prior's codes" in result.stdout
+    artifact = pretrained_workspace.load("eval", "health")
+    rollouts = artifact.manifest.metrics["prior_rollouts"]
+    assert rollouts["episodes"] == 3
+    assert set(rollouts["success"]) == set(SUBTASKS)
+    assert all(0.0 <= rate <= 1.0 for rate in rollouts["success"].values())
+    assert artifact.manifest.parent("prior").name == "default"
+
+
+def test_no_prior_rollouts_without_episodes(pretrained_workspace):
+    eval_policy.run(EvalPolicyConfig(name="no-rollouts", states=2, subtask_trials=1,
+                                     subtask_steps=2, prior_episodes=0), pretrained_workspace)
+    artifact = pretrained_workspace.load("eval", "no-rollouts")
+    assert "prior_rollouts" not in artifact.manifest.metrics
+    assert artifact.manifest.parent("prior") is None
