@@ -247,6 +247,11 @@ class TrainRLConfig(StageConfig):
         "The frozen low-level policy acts with its Gaussian's mean, or samples from it as the "
         "paper does (its std also models the data's action noise).", MODELS, HIERARCHICAL,
     )
+    health_episodes: int = rl_option(
+        10, "Before learning, episodes from reset in which the prior's sampled codes act (the "
+        "pre-trained models' health check, as `ptgm eval-policy` reports it); 0 skips it.",
+        MODELS, ("ptgm",), ge=0,
+    )
     gamma: float = rl_option(
         0.99, "Discount per decision (per high-level step; per env step for sac).", ALGORITHM,
         gt=0, le=1,

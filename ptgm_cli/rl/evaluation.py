@@ -14,10 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ptgm_cli.kitchen.tasks import SUBTASKS
 from ptgm_cli.rl.agent import SACAgent
 from ptgm_cli.rl.discrete_sac import probabilities, sample_codes
 from ptgm_cli.rl.hierarchy import Episode, Options, Rollout
-from ptgm_cli.rl.vec_env import VecKitchenEnv
+from ptgm_cli.rl.vec_env import EnvSpec, VecKitchenEnv
 
 
 class PriorCodes:
@@ -28,8 +29,10 @@ class PriorCodes:
 
     @torch.no_grad()
     def act(self, states: np.ndarray, generator: torch.Generator, warmup: bool) -> np.ndarray:
-        log_probs = F.log_softmax(self.prior(torch.as_tensor(states, dtype=torch.float32)), -1)
-        return sample_codes(probabilities(log_probs), generator).numpy()
+        device = next(self.prior.parameters()).device
+        states = torch.as_tensor(states, dtype=torch.float32, device=device)
+        log_probs = F.log_softmax(self.prior(states), -1)
+        return sample_codes(probabilities(log_probs), generator).cpu().numpy()
 
 
 def play_episodes(envs: VecKitchenEnv, options: Options, agent: SACAgent | PriorCodes,
@@ -52,6 +55,20 @@ def play_episodes(envs: VecKitchenEnv, options: Options, agent: SACAgent | Prior
                 finished[episode.seed] = episode
                 on_episode()
     return [finished[seed] for seed in sorted(finished)]
+
+
+def prior_rollouts(options: Options, prior: nn.Module, episodes: int, episode_steps: int,
+                   worker_seeds: list[int], seed: int,
+                   on_episode: Callable[[], None] = lambda: None) -> dict:
+    """A health check of the pre-trained models together: episodes from reset in which a code
+    sampled from the goal prior is executed every `options.interval` steps, as PTGM acts before
+    it has learnt anything, with every subtask counted in any order. A subtask that the task
+    needs first and that these episodes never complete gives PTGM no reward to learn from."""
+    spec = EnvSpec(SUBTASKS, ordered=False, max_episode_steps=episode_steps)
+    with options.envs(len(worker_seeds), spec, worker_seeds) as envs:
+        played = play_episodes(envs, options, PriorCodes(prior), episodes, seed,
+                               torch.Generator().manual_seed(seed), on_episode=on_episode)
+    return summarise(played, SUBTASKS)
 
 
 def summarise(episodes: list[Episode], tasks: tuple[str, ...]) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 # Purposes of derived seeds.
-ACTING, LEARNING, REPLAY, EPISODES, EVALUATION, EXECUTING = range(6)
+ACTING, LEARNING, REPLAY, EPISODES, EVALUATION, EXECUTING, HEALTH = range(7)
 
 
 def seed_from(*entropy: int) -> int:
@@ -14,6 +14,6 @@ def seed_from(*entropy: int) -> int:
     return int(np.random.SeedSequence(list(entropy)).generate_state(2, np.uint64)[0] >> 1)
 
 
-def worker_seeds(seed: int, num_envs: int) -> list[int]:
+def worker_seeds(seed: int, num_envs: int, purpose: int = EXECUTING) -> list[int]:
     """Seeds of the executors' generators in the env workers (sampled low-level actions)."""
-    return [seed_from(seed, EXECUTING, i) for i in range(num_envs)]
+    return [seed_from(seed, purpose, i) for i in range(num_envs)]

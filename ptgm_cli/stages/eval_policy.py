@@ -36,11 +36,9 @@ from ptgm_cli.manifests import Manifest
 from ptgm_cli.models.codebook import Codebook
 from ptgm_cli.models.policy import GoalPolicy
 from ptgm_cli.models.training import seed_everything
-from ptgm_cli.rl.evaluation import PriorCodes, play_episodes
-from ptgm_cli.rl.evaluation import summarise as summarise_episodes
+from ptgm_cli.rl.evaluation import prior_rollouts
 from ptgm_cli.rl.hierarchy import goal_options
 from ptgm_cli.rl.seeds import worker_seeds
-from ptgm_cli.rl.vec_env import EnvSpec
 from ptgm_cli.workspace import Artifact, Workspace
 
 # (59-dim observation, goal) -> action
@@ -94,8 +92,8 @@ def run(config: EvalPolicyConfig, workspace: Workspace, force: bool = False) -> 
                            for label, actor in actors.items()}
         staging.manifest.metrics = summarise(ratios, completions, trials)
         if prior is not None:
-            staging.manifest.metrics["prior_rollouts"] = prior_rollouts(config, policy, codebook,
-                                                                        prior)
+            staging.manifest.metrics["prior_rollouts"] = health_check(config, policy, codebook,
+                                                                      prior)
         staging.file("results.json").write_text(json.dumps({
             "start_rows": starts.tolist(),
             "distance_ratios": {label: values.tolist() for label, values in ratios.items()},
@@ -106,18 +104,15 @@ def run(config: EvalPolicyConfig, workspace: Workspace, force: bool = False) -> 
     return workspace.load("eval", config.name)
 
 
-def prior_rollouts(config: EvalPolicyConfig, policy: GoalPolicy, codebook: Codebook,
-                   prior: nn.Module) -> dict:
-    """Test 3: episodes from reset with every subtask counted in any order; their summary."""
+def health_check(config: EvalPolicyConfig, policy: GoalPolicy, codebook: Codebook,
+                 prior: nn.Module) -> dict:
+    """Test 3, the prior's rollouts (`rl.evaluation.prior_rollouts`)."""
     options = goal_options(policy, codebook, prior.features, TrainRLConfig().hl_interval,
                            sample=config.low_level_actions == "sample")
-    spec = EnvSpec(SUBTASKS, ordered=False, max_episode_steps=config.episode_steps)
-    with options.envs(PRIOR_ROLLOUT_ENVS, spec, worker_seeds(config.seed, PRIOR_ROLLOUT_ENVS)) \
-            as envs, report.progress(config.prior_episodes, "prior rollouts") as bar:
-        episodes = play_episodes(envs, options, PriorCodes(prior), config.prior_episodes,
-                                 config.seed, torch.Generator().manual_seed(config.seed),
-                                 on_episode=lambda: bar.advance(1))
-    return summarise_episodes(episodes, SUBTASKS)
+    with report.progress(config.prior_episodes, "prior rollouts") as bar:
+        return prior_rollouts(options, prior, config.prior_episodes, config.episode_steps,
+                              worker_seeds(config.seed, PRIOR_ROLLOUT_ENVS), config.seed,
+                              on_episode=lambda: bar.advance(1))
 
 
 def policy_actor(policy: GoalPolicy, generator: torch.Generator, sample: bool) -> Actor:

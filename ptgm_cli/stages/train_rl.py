@@ -39,7 +39,7 @@ from ptgm_cli.models.training import resolve_device, seed_everything
 from ptgm_cli.plotting import plot_runs
 from ptgm_cli.rl import checkpoint
 from ptgm_cli.rl.agent import SACAgent
-from ptgm_cli.rl.evaluation import play_episodes, summarise
+from ptgm_cli.rl.evaluation import play_episodes, prior_rollouts, summarise
 from ptgm_cli.rl.hierarchy import Episode, Rollout, Transitions
 from ptgm_cli.rl.logger import METRICS_FILE, TENSORBOARD_DIR, RunLogger
 from ptgm_cli.rl.replay import ReplayBuffer
@@ -47,6 +47,7 @@ from ptgm_cli.rl.seeds import (
     ACTING,
     EPISODES,
     EVALUATION,
+    HEALTH,
     LEARNING,
     REPLAY,
     seed_from,
@@ -196,6 +197,8 @@ def _train(config: TrainRLConfig, workspace: Workspace, name: str, run_dir: Path
     wandb_run = ({"project": "ptgm", "name": name, "id": name, "config": config.recorded()}
                  if config.wandb else None)
 
+    if config.algo == "ptgm" and config.health_episodes and not saved:
+        check_pretraining(config, setup)
     with RunLogger(run_dir, saved and saved["logger"], wandb_run) as logger, \
             setup.options.envs(config.num_envs, env_spec(config),
                                worker_seeds(config.seed, config.num_envs)) as envs:
@@ -337,6 +340,21 @@ class Trainer:
             "state": self.state.state_dict(),
             "logger": self.logger.state(self.state.counters.env_steps),
         })
+
+
+def check_pretraining(config: TrainRLConfig, setup: RLSetup) -> None:
+    """Print the pre-trained models' health check: how often the prior's codes complete each
+    subtask from reset (`rl.evaluation.prior_rollouts`), on workers of their own."""
+    seeds = worker_seeds(config.seed, config.num_envs, HEALTH)
+    health = prior_rollouts(setup.options, setup.agent.prior, config.health_episodes,
+                            config.episode_steps, seeds, seed_from(config.seed, HEALTH))
+    rates = ", ".join(f"{task} {rate:.0%}" for task, rate in health["success"].items())
+    report.info(f"the prior's codes from reset, {config.health_episodes} episodes: {rates}")
+    firsts = config.tasks if config.any_order else config.tasks[:1]
+    if not any(health["success"][task] for task in firsts):
+        report.warn(f"the prior's codes never completed {' or '.join(firsts)}, which the task "
+                    "needs first: PTGM may get no reward to learn from (`ptgm eval-policy` "
+                    "checks the pre-trained models in more episodes)")
 
 
 def crossed(before: int, after: int, every: int) -> bool:

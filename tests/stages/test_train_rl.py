@@ -24,6 +24,9 @@ def test_each_algo_trains_and_publishes(pretrained_workspace, algo, transitions,
                                         tiny_rl_options):
     result = run_cli(pretrained_workspace, "train-rl", "--algo", algo, *tiny_rl_options)
     assert result.returncode == 0, result.stderr
+    # PTGM first checks the pre-trained models: the prior's codes acting from reset.
+    assert ("the prior's codes from reset, 10 episodes: microwave" in result.stderr) == (
+        algo == "ptgm")
     artifact = pretrained_workspace.load("rl", f"{algo}-seed0")
     metrics = artifact.manifest.metrics
     # 2 envs x 150 steps; PTGM decides every 10 steps (5 options per 50-step episode).
