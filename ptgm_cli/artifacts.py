@@ -16,10 +16,11 @@ from ptgm_cli.configs import (
     TrainPolicyConfig,
     TrainPriorConfig,
     TrainRLConfig,
+    TrainSkillsConfig,
 )
 from ptgm_cli.data.episodes import Episodes, read_episodes
 from ptgm_cli.errors import PtgmError
-from ptgm_cli.kitchen.layout import QPOS_NAMES, goal_indices
+from ptgm_cli.kitchen.layout import N_ACTION, QPOS_NAMES, goal_indices
 from ptgm_cli.manifests import ParentRef
 from ptgm_cli.models.codebook import CODEBOOK_FILE, Codebook
 from ptgm_cli.models.features import check_state_names, feature_names
@@ -32,6 +33,7 @@ from ptgm_cli.models.mlp import (
 )
 from ptgm_cli.models.policy import POLICY_FILE, GoalPolicy
 from ptgm_cli.models.prior import PRIOR_FILE, GoalPrior
+from ptgm_cli.models.skills import SKILLS_FILE, SkillModel
 from ptgm_cli.rl.agent import SACAgent
 from ptgm_cli.rl.checkpoint import WEIGHTS_FILE
 from ptgm_cli.workspace import PRODUCER, Artifact, Workspace
@@ -113,6 +115,28 @@ def load_prior(workspace: Workspace, name: str,
     if codebook is not None:
         check_prior_codebook(artifact, codebook)
     return prior, artifact
+
+
+def load_skills(workspace: Workspace, name: str) -> tuple[SkillModel, Artifact]:
+    """A trained skill model in eval mode; its manifest's shapes (state layout, action dim,
+    skill length, latent dim) must be those of its config and of this ptgm's kitchen."""
+    artifact = workspace.load("skills", name)
+    config, shapes = recorded_config(artifact, TrainSkillsConfig), artifact.manifest.shapes
+    fix = f"retrain it with `ptgm train-skills --name {name} --force`"
+    check_state_names("skills", name, shapes.state_names, feature_names(config.state_features),
+                      fix)
+    expected = {"action dim": N_ACTION, "skill length": config.skill_length,
+                "latent dim": config.latent_dim}
+    found = {"action dim": shapes.action_dim, "skill length": shapes.skill_length,
+             "latent dim": shapes.latent_dim}
+    wrong = [f"{what} {found[what]}, not {value}" for what, value in expected.items()
+             if found[what] != value]
+    if wrong:
+        raise PtgmError(f"skills {name!r} record {', '.join(wrong)}; {fix}")
+    model = SkillModel(len(shapes.state_names), N_ACTION, config.skill_length, config.latent_dim,
+                       config.hidden, config.decoder == "closed-loop")
+    load_weights(model, artifact.file(SKILLS_FILE), fix)
+    return model, artifact
 
 
 def load_run_weights(agent: SACAgent, run: Artifact) -> None:

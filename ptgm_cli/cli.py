@@ -163,6 +163,8 @@ STAGES = (
      "Behaviour-clone the goal-conditioned low-level policy pi(a | s, g)."),
     ("train-prior", configs.TrainPriorConfig, "train_prior", "prior",
      "Train the goal prior p(code | s), a classifier over the codebook."),
+    ("train-skills", configs.TrainSkillsConfig, "train_skills", "skills",
+     "Train SPiRL's skill model (encoder, decoder, skill prior) on a dataset."),
     ("eval-policy", configs.EvalPolicyConfig, "eval_policy", "eval",
      "Check in the simulator that the low-level policy reaches commanded goals."),
     ("train-rl", configs.TrainRLConfig, "train_rl", "rl",
@@ -199,6 +201,7 @@ KEY_METRICS = {
     "codebook": (("goals", "goals"),),
     "policy": (("validation_nll", "val NLL"),),
     "prior": (("validation_top1", "top-1"), ("validation_top5", "top-5")),
+    "skills": (("validation_action_mse", "val action MSE"),),
     "rl": (("env_steps", "steps"), ("recent_completed_subtasks", "subtasks")),
     "eval": (("completed_subtasks_mean", "subtasks"), ("ratio_median", "distance ratio")),
 }

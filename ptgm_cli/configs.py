@@ -173,6 +173,31 @@ class TrainPriorConfig(StageConfig):
         return self
 
 
+class TrainSkillsConfig(StageConfig):
+    name: ArtifactName = Field("default", description="Name of the skills artifact to write.")
+    dataset: ArtifactName = Field("default", description="Dataset artifact to learn from.")
+    decoder: Literal["closed-loop", "open-loop"] = Field(
+        "closed-loop", description="closed-loop: SPiRL-cl's decoder, an action from the state "
+        "reached and z at every step; open-loop: SPiRL's, all the skill's actions from z."
+    )
+    state_features: StateFeatures = Field(
+        "obs59", description="State input of the encoder, decoder and skill prior: obs59 (the "
+        "observation, as SPiRL's) or qpos30."
+    )
+    skill_length: int = Field(10, ge=1, description="Actions per skill.")
+    latent_dim: int = Field(10, gt=0, description="Dimensions of the skill latent z.")
+    beta: float = Field(5e-4, ge=0, description="Weight of KL(q(z | skill) || N(0, I)).")
+    epochs: int = Field(20, gt=0, description="Passes over the training segments.")
+    batch_size: int = Field(128, gt=0, description="Minibatch size (segments).")
+    lr: float = Field(1e-3, gt=0, description="RAdam learning rate.")
+    hidden: int = Field(128, gt=0, description="Width of every network.")
+    validation_fraction: float = Field(
+        0.1, gt=0, lt=1, description="Fraction of episodes held out for validation."
+    )
+    seed: Seed = Field(0, description="Seed of the split, sampling and initialisation.")
+    device: Device = Field("auto", description=DEVICE_HELP)
+
+
 class EvalPolicyConfig(StageConfig):
     name: ArtifactName = Field(
         "policy-default", description="Name of the eval artifact to write.")

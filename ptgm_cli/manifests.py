@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # 2: train-rl records only the options of its algorithm; critics are one preset (--critics).
 # 3: a manifest carries `digest`, the sha256 of its other fields, and is written in one layout.
 SCHEMA_VERSION = 3
-ArtifactKind = Literal["dataset", "codebook", "policy", "prior", "rl", "eval"]
+ArtifactKind = Literal["dataset", "codebook", "policy", "prior", "skills", "rl", "eval"]
 ARTIFACT_KINDS: tuple[str, ...] = ArtifactKind.__args__
 # The files an artifact of each kind cannot be used without, as alternatives: an eval holds
 # either `ptgm eval`'s episodes or `ptgm eval-policy`'s results.
@@ -23,6 +23,7 @@ REQUIRED_FILES: dict[str, tuple[tuple[str, ...], ...]] = {
     "codebook": (("codebook.safetensors",),),
     "policy": (("policy.safetensors",),),
     "prior": (("prior.safetensors",),),
+    "skills": (("skills.safetensors",),),
     "rl": (("weights.safetensors", "metrics.jsonl"),),
     "eval": (("episodes.json",), ("results.json",)),
 }
@@ -52,6 +53,8 @@ class Shapes(BaseModel):
     goal_indices: list[int] | None = None
     n_codes: int | None = None
     action_dim: int | None = None
+    skill_length: int | None = None
+    latent_dim: int | None = None
 
     @property
     def state_dim(self) -> int | None:

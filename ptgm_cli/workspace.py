@@ -51,6 +51,7 @@ PRODUCER = {
     "codebook": "ptgm build-codebook",
     "policy": "ptgm train-policy",
     "prior": "ptgm train-prior",
+    "skills": "ptgm train-skills",
     "rl": "ptgm train-rl",
     "eval": "ptgm eval",
 }
