@@ -32,8 +32,8 @@ quick: setup
 	$(PTGM) build-codebook --n-codes 10 --force
 	$(PTGM) train-policy --epochs 1 --force
 	$(PTGM) train-prior --epochs 1 --force
-	$(PTGM) eval-policy --states 50 --subtask-trials 5 --force
-	$(PTGM) train-rl --env-steps 3000 --warmup-transitions 100 --checkpoint-every 1000 \
+	$(PTGM) eval-policy --states 50 --subtask-trials 5 --prior-episodes 4 --force
+	$(PTGM) train-rl --env-steps 3000 --warmup-transitions 100 --checkpoint-every 1000 --health-episodes 2 \
 		--eval-every 1500 --eval-episodes 2 --force
 	$(PTGM) eval --run ptgm-seed0 --episodes 4 --force
 	$(PTGM) plot ptgm-seed0 --out $(WORKSPACE)/curves.png
