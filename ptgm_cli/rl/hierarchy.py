@@ -22,6 +22,7 @@ import torch
 
 from ptgm_cli.models.codebook import Codebook
 from ptgm_cli.models.policy import GoalPolicy
+from ptgm_cli.models.skills import SkillModel
 from ptgm_cli.rl.vec_env import EnvSpec, Executor, OptionResult, VecKitchenEnv
 
 # (59-dim observations) -> decision-level states
@@ -57,8 +58,8 @@ class GoalReaching:
         self.sample = sample
 
     @torch.no_grad()
-    def __call__(self, observations: np.ndarray, codes: np.ndarray,
-                 generator: torch.Generator) -> np.ndarray:
+    def __call__(self, observations: np.ndarray, codes: np.ndarray, generator: torch.Generator,
+                 step: int) -> np.ndarray:
         states = torch.from_numpy(self.policy.features(observations))
         return self.policy.act(states, self.goals[codes], self.sample, generator).numpy()
 
@@ -68,11 +69,39 @@ def goal_options(policy: GoalPolicy, codebook: Codebook, features: Features,
     return Options(interval, features, GoalReaching(policy, codebook, sample), (), np.int64)
 
 
+class SkillDecoding:
+    """SPiRL's executor: the frozen skill decoder. Closed-loop (SPiRL-cl), an action from the
+    state reached and z at every step; open-loop (SPiRL), the skill's actions decoded from z when
+    it starts and played in order."""
+
+    def __init__(self, model: SkillModel, features: Features):
+        self.model, self.features = model.eval(), features
+        self.plan: np.ndarray | None = None  # open-loop: the current skill's actions
+
+    @torch.no_grad()
+    def __call__(self, observations: np.ndarray, latents: np.ndarray, generator: torch.Generator,
+                 step: int) -> np.ndarray:
+        latents = torch.as_tensor(latents, dtype=torch.float32)
+        if self.model.closed_loop:
+            states = torch.from_numpy(self.features(observations))
+            return self.model.decode_step(states, latents).numpy()
+        if step == 0:
+            self.plan = self.model.decode(latents).numpy()
+        return self.plan[:, step]
+
+
+def skill_options(model: SkillModel, features: Features) -> Options:
+    """A skill (a point in the latent space) every `skill_length` steps, decoded by `model`."""
+    return Options(model.skill_length, features, SkillDecoding(model, features),
+                   (model.latent_dim,), np.float32)
+
+
 def observations_as_states(observations: np.ndarray) -> np.ndarray:
     return np.asarray(observations, dtype=np.float32)
 
 
-def actions_as_given(observations: np.ndarray, actions: np.ndarray, generator) -> np.ndarray:
+def actions_as_given(observations: np.ndarray, actions: np.ndarray, generator,
+                     step: int) -> np.ndarray:
     return actions
 
 

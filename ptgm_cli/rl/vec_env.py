@@ -60,8 +60,8 @@ class StepResult:
         return self.terminated | self.truncated
 
 
-# (observations (N, 59), decisions (N, ...), generator) -> env actions (N, 9)
-Executor = Callable[[np.ndarray, np.ndarray, object], np.ndarray]
+# (observations (N, 59), decisions (N, ...), generator, step of the option from 0) -> env actions
+Executor = Callable[[np.ndarray, np.ndarray, object, int], np.ndarray]
 
 
 @dataclass
@@ -133,8 +133,8 @@ class _Worker:
              render: bool) -> OptionResult:
         rewards, offsets, frames = [], [], []
         for offset in range(1, self.interval + 1):
-            action = np.asarray(
-                self.executor(observation[None], decision[None], self.generator)[0], np.float64)
+            action = np.asarray(self.executor(observation[None], decision[None], self.generator,
+                                              offset - 1)[0], np.float64)
             observation, reward, terminated, truncated, info = self.env.step(action)
             rewards.append(reward)
             offsets += [offset] * len(info["newly_completed"])

@@ -10,7 +10,15 @@ import torch
 from ptgm_cli.kitchen.env import KitchenEnv
 from ptgm_cli.models.codebook import Codebook
 from ptgm_cli.models.policy import GoalPolicy
-from ptgm_cli.rl.hierarchy import Options, Rollout, actions_as_given, goal_options
+from ptgm_cli.models.skills import SkillModel
+from ptgm_cli.rl.hierarchy import (
+    Options,
+    Rollout,
+    actions_as_given,
+    goal_options,
+    observations_as_states,
+    skill_options,
+)
 from ptgm_cli.rl.vec_env import EnvSpec
 
 EPISODE_STEPS = 25
@@ -21,7 +29,8 @@ def first_dims(observations: np.ndarray) -> np.ndarray:
     return np.asarray(observations[..., :3], np.float32)
 
 
-def standing_still(observations: np.ndarray, decisions: np.ndarray, generator) -> np.ndarray:
+def standing_still(observations: np.ndarray, decisions: np.ndarray, generator,
+                   step: int) -> np.ndarray:
     """Zero velocity whatever the decision (pickles: it runs in the workers)."""
     return np.zeros((len(observations), 9))
 
@@ -96,7 +105,8 @@ def tiny_goal_options(sample: bool) -> tuple[Options, GoalPolicy, Codebook]:
 def test_goal_options_command_the_code_goal(sample):
     options, policy, codebook = tiny_goal_options(sample)
     observations = np.random.default_rng(0).normal(size=(2, 59))
-    actions = options.execute(observations, np.array([4, 1]), torch.Generator().manual_seed(0))
+    actions = options.execute(observations, np.array([4, 1]), torch.Generator().manual_seed(0),
+                              0)
     mean, log_std = policy(policy.features(observations), codebook.codes[[4, 1]])
     expected = mean
     if sample:
@@ -115,7 +125,7 @@ def test_a_worker_plays_an_option_as_this_process_would(sample):
     generator = torch.Generator().manual_seed(7)
     expected = []
     for _ in range(10):
-        action = options.execute(observation[None], np.array([2]), generator)[0]
+        action = options.execute(observation[None], np.array([2]), generator, 0)[0]
         observation = local.step(action)[0]
         expected.append(observation)
     with options.envs(1, SPEC, seeds=[7]) as envs:
@@ -140,6 +150,35 @@ def test_a_saved_state_holds_the_workers_generators():
     np.testing.assert_array_equal(np.stack(uninterrupted), np.stack(resumed))
 
 
+@pytest.mark.parametrize("closed_loop", [True, False])
+def test_a_worker_plays_a_skill_as_its_decoder_would_here(closed_loop):
+    """Closed-loop: an action from each state reached; open-loop: the decoded plan in order."""
+    torch.manual_seed(0)
+    model = SkillModel(59, 9, skill_length=5, latent_dim=3, hidden=16,
+                       closed_loop=closed_loop).eval()
+    options = skill_options(model, observations_as_states)
+    latent = np.array([[0.5, -1.0, 1.5]], np.float32)
+    local = KitchenEnv(SPEC.tasks, ordered=SPEC.ordered, max_episode_steps=SPEC.max_episode_steps)
+    observation = local.reset(seed=3)[0]
+    with torch.no_grad():
+        plan = model.decode(torch.from_numpy(latent)).numpy()[0] if not closed_loop else None
+    for step in range(5):
+        if closed_loop:
+            with torch.no_grad():
+                action = model.decode_step(torch.tensor(observation[None], dtype=torch.float32),
+                                           torch.from_numpy(latent)).numpy()[0]
+        else:
+            action = plan[step]
+        observation = local.step(action)[0]
+    with options.envs(1, SPEC, seeds=[0]) as envs:
+        start = envs.reset([3])
+        envs.play_async(start, latent, reset_seeds=[0])
+        (result,) = envs.play_wait()
+    assert len(result.rewards) == 5
+    np.testing.assert_allclose(result.final_observation, observation, rtol=1e-5, atol=1e-6)
+
+
 def test_flat_options_play_the_action_itself():
     action = np.linspace(-1, 1, 9)
-    assert actions_as_given(np.zeros((1, 59)), action[None], None).tolist() == [action.tolist()]
+    assert actions_as_given(np.zeros((1, 59)), action[None], None, 0).tolist() == [
+        action.tolist()]
