@@ -62,9 +62,10 @@ LOSS_LOG_EVERY = 100  # gradient steps between loss records
 RECENT_EPISODES = 20  # episodes averaged in the progress bar
 EVAL_FIRST_SEED = 1_000_000  # periodic evaluations replay the same episodes every time
 # Settings that may change on --resume: they do not alter what the run learns.
-# --device too: a checkpoint holds CPU tensors, which load onto any device.
+# --device too: a checkpoint holds CPU tensors, which load onto any device; --health-episodes
+# only counts the check made before a run starts, on workers of its own.
 RESUMABLE_CHANGES = {"resume", "env_steps", "checkpoint_every", "eval_every", "eval_episodes",
-                     "wandb", "device"}
+                     "wandb", "device", "health_episodes"}
 
 
 def learner_threads(num_envs: int) -> int:

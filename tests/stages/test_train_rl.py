@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 
 from ptgm_cli.algorithms import build
 from ptgm_cli.configs import TrainRLConfig, applies_to
+from ptgm_cli.errors import PtgmError
 from ptgm_cli.models.training import resolve_device
 from ptgm_cli.rl import checkpoint
 from ptgm_cli.rl.logger import read_metrics
@@ -171,6 +172,20 @@ def test_resume_refuses_other_settings_and_another_algorithm(pretrained_workspac
     assert sac.returncode == 1 and "--algo, --codebook" in sac.stderr
 
 
+def test_resume_accepts_a_checkpoint_without_the_health_check_option(tmp_path):
+    """Runs checkpointed before --health-episodes existed resume: the check does not change
+    what a run learns."""
+    from ptgm_cli.stages.train_rl import _open_run_folder
+
+    config = TrainRLConfig(name="before-health", resume=True)
+    recorded = {k: v for k, v in config.recorded().items() if k != "health_episodes"}
+    checkpoint.save_resume(tmp_path / checkpoint.RESUME_FILE, {"config": recorded})
+    assert _open_run_folder(tmp_path, config, force=False)["config"] == recorded
+    other = TrainRLConfig(name="before-health", resume=True, target_divergence=2.0)
+    with pytest.raises(PtgmError, match="started with other --target-divergence"):
+        _open_run_folder(tmp_path, other, force=False)
+
+
 def test_resume_refuses_a_checkpoint_of_another_format(pretrained_workspace, run_cli):
     run_dir = pretrained_workspace.root / "rl" / ".runs" / "older"
     run_dir.mkdir(parents=True)
@@ -204,7 +219,6 @@ def test_weights_that_are_not_finite_stop_the_run_at_its_checkpoint(pretrained_w
                                                                     monkeypatch):
     """No gradient step in the run (its warm-up is longer), so only the checkpoint's check of the
     weights can see the NaN put into them."""
-    from ptgm_cli.errors import PtgmError
     from ptgm_cli.stages import train_rl
 
     def build_with_a_nan(config, workspace, device):
