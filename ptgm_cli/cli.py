@@ -167,6 +167,8 @@ STAGES = (
      "Train SPiRL's skill model (encoder, decoder, skill prior) on a dataset."),
     ("eval-policy", configs.EvalPolicyConfig, "eval_policy", "eval",
      "Check in the simulator that the low-level policy reaches commanded goals."),
+    ("eval-skills", configs.EvalSkillsConfig, "eval_skills", "eval",
+     "Check in the simulator that SPiRL's decoded skills reproduce held-out demonstrations."),
     ("train-rl", configs.TrainRLConfig, "train_rl", "rl",
      "Learn a downstream task: high-level SAC over codes with KL to the prior (or a baseline)."),
     ("eval", configs.EvalConfig, "evaluate", "eval",

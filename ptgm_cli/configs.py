@@ -222,13 +222,42 @@ class EvalPolicyConfig(StageConfig):
     seed: Seed = Field(0, description="Seed of the state sampling and policy noise.")
 
 
-ALGOS = ("ptgm", "ptgm-noprior", "sac")
-HIERARCHICAL = ("ptgm", "ptgm-noprior")
+class EvalSkillsConfig(StageConfig):
+    name: ArtifactName = Field(
+        "skills-default", description="Name of the eval artifact to write.")
+    skills: ArtifactName = Field("default", description="Skills artifact to evaluate.")
+    dataset: ArtifactName = Field(
+        "default", description="Dataset whose held-out episodes give the demonstration segments."
+    )
+    segments: int = Field(
+        300, gt=0, description="Held-out demonstration segments the decoded skills replay.")
+    prior_episodes: int = Field(
+        20, ge=0, description="Episodes of the second test (0 skips it): from reset, a skill "
+        "sampled from the skill prior at every skill start, as SPiRL acts before it learns.")
+    episode_steps: int = Field(280, gt=0, description="Steps of each episode of the second test.")
+    seed: Seed = Field(0, description="Seed of the segment sampling and the prior's skills.")
+
+
+ALGOS = ("ptgm", "ptgm-noprior", "spirl", "spirl-cl", "sac")
+HIERARCHICAL = ("ptgm", "ptgm-noprior")  # over the codes of a codebook
+SKILL_ALGOS = ("spirl", "spirl-cl")  # over the latents of a skill model
+DECODERS = {"spirl": "open-loop", "spirl-cl": "closed-loop"}
 # --help panels of train-rl, in the order they are shown.
-RUN, TASK, MODELS, ALGORITHM, CRITICS, LOGGING = (
-    "What to run", "The task", "Pre-trained models (ptgm, ptgm-noprior)", "The algorithm",
-    "The critics (ptgm, ptgm-noprior)", "Logging and checkpoints",
+RUN, TASK, MODELS, SKILLS, ALGORITHM, CRITICS, LOGGING = (
+    "What to run", "The task", "Pre-trained models (ptgm, ptgm-noprior)",
+    "Pre-trained skills (spirl, spirl-cl)", "The algorithm", "The critics",
+    "Logging and checkpoints",
 )
+# Defaults that differ between algorithms, resolved when a config is made.
+ALGO_DEFAULTS = {
+    # PTGM's 1 is the value for 500 codes (docs/design.md); SPiRL's Kitchen configs use 5.
+    "target_divergence": {"ptgm": 1.0, "spirl": 5.0, "spirl-cl": 5.0},
+    # SPiRL warms up for 5,000 env steps: 500 skills of 10 steps.
+    "warmup_transitions": {"ptgm": 5_000, "ptgm-noprior": 5_000, "spirl": 500, "spirl-cl": 500,
+                           "sac": 5_000},
+    "skills": {algo: ("default" if decoder == "closed-loop" else decoder)
+               for algo, decoder in DECODERS.items()},
+}
 
 
 def rl_option(default, description: str, panel: str, algos: tuple[str, ...] = ALGOS,
@@ -242,10 +271,11 @@ class TrainRLConfig(StageConfig):
     """One option set per algorithm: an option given for an algorithm it does not apply to is
     refused, and a run records only the options of its algorithm (`recorded`)."""
 
-    algo: Literal["ptgm", "ptgm-noprior", "sac"] = rl_option(
+    algo: Literal["ptgm", "ptgm-noprior", "spirl", "spirl-cl", "sac"] = rl_option(
         "ptgm",
         "ptgm: SAC over codes with KL to the prior; ptgm-noprior: no KL, no prior "
-        "initialisation; sac: flat SAC on the 9-dim actions.", RUN,
+        "initialisation; spirl / spirl-cl: SAC over skill latents with KL to the skill prior "
+        "(open- / closed-loop decoder); sac: flat SAC on the 9-dim actions.", RUN,
     )
     name: ArtifactName | None = rl_option(
         None, "Name of the run artifact; default '<algo>-seed<seed>'.", RUN)
@@ -272,32 +302,39 @@ class TrainRLConfig(StageConfig):
         "The frozen low-level policy acts with its Gaussian's mean, or samples from it as the "
         "paper does (its std also models the data's action noise).", MODELS, HIERARCHICAL,
     )
+    skills: ArtifactName | None = rl_option(
+        None, "Frozen skill model artifact (`ptgm train-skills`); default 'default' for "
+        "spirl-cl (closed-loop decoder), 'open-loop' for spirl.", SKILLS, SKILL_ALGOS,
+    )
     health_episodes: int = rl_option(
-        10, "Before learning, episodes from reset in which the prior's sampled codes act (the "
-        "pre-trained models' health check, as `ptgm eval-policy` reports it); 0 skips it.",
-        MODELS, ("ptgm",), ge=0,
+        10, "Before learning, episodes from reset in which the prior's sampled codes (skills) "
+        "act: the pre-trained models' health check, as `ptgm eval-policy` (`ptgm eval-skills`) "
+        "reports it; 0 skips it.", RUN, ("ptgm", *SKILL_ALGOS), ge=0,
     )
     gamma: float = rl_option(
         0.99, "Discount per decision (per high-level step; per env step for sac).", ALGORITHM,
         gt=0, le=1,
     )
     lr: float = rl_option(
-        3e-4, "Adam learning rate of actor, critics, alpha.", ALGORITHM, HIERARCHICAL, gt=0)
+        3e-4, "Adam learning rate of actor, critics, alpha.", ALGORITHM,
+        HIERARCHICAL + SKILL_ALGOS, gt=0)
     batch_size: int = rl_option(256, "Minibatch size (transitions).", ALGORITHM, gt=0)
     tau: float = rl_option(5e-3, "Target-critic soft-update rate.", ALGORITHM, gt=0, le=1)
     buffer_transitions: int = rl_option(
-        1_000_000, "Replay capacity, in transitions (high-level ones, one per decision, for "
-        "ptgm and ptgm-noprior).", ALGORITHM, gt=0,
+        1_000_000, "Replay capacity, in transitions (one per decision: per code or skill, or "
+        "per env step for sac).", ALGORITHM, gt=0,
     )
-    warmup_transitions: int = rl_option(
-        5_000, "Transitions collected before learning starts (high-level ones, one per "
-        "decision, for ptgm and ptgm-noprior).", ALGORITHM, ge=0,
+    warmup_transitions: int | None = rl_option(
+        None, "Transitions collected before learning starts, one per decision; default 5000, "
+        "or 500 for spirl and spirl-cl (SPiRL's 5,000 env steps).", ALGORITHM, ge=0,
     )
-    target_divergence: float = rl_option(
-        1.0,
-        "alpha is tuned so that the KL(prior || pi) tracks this value. The paper uses 5 (with "
-        "50 codes); with 500 codes and bounded critics, 1 leaves the policy free to drop the "
-        "prior's codes that hold the arm still (docs/design.md).", ALGORITHM, ("ptgm",), gt=0,
+    target_divergence: float | None = rl_option(
+        None,
+        "alpha is tuned so that the KL between the policy and the prior tracks this value; "
+        "default 1 for ptgm, 5 for spirl and spirl-cl (SPiRL's Kitchen value). The PTGM paper "
+        "uses 5 with 50 codes; with 500 codes and bounded critics, 1 leaves the policy free to "
+        "drop the prior's codes that hold the arm still (docs/design.md).", ALGORITHM,
+        ("ptgm", *SKILL_ALGOS), gt=0,
     )
     target_entropy: float | None = rl_option(
         None,
@@ -306,8 +343,8 @@ class TrainRLConfig(StageConfig):
     )
     grad_clip: float = rl_option(10.0, "Gradient-norm clip.", ALGORITHM, HIERARCHICAL, gt=0)
     hidden: int = rl_option(
-        256, "Width of the critics (and of flat SAC's actor); the PTGM actor keeps the prior's "
-        "architecture.", ALGORITHM, gt=0,
+        256, "Width of the critics (and of flat SAC's actor); the PTGM and SPiRL actors keep "
+        "their prior's architecture.", ALGORITHM, gt=0,
     )
     critics: Literal["bounded", "paper"] = rl_option(
         "bounded",
@@ -318,7 +355,8 @@ class TrainRLConfig(StageConfig):
         CRITICS, HIERARCHICAL,
     )
     critic_layers: int = rl_option(
-        5, "Hidden layers of the high-level critics.", CRITICS, HIERARCHICAL, gt=0)
+        5, "Hidden layers of the high-level critics.", CRITICS, HIERARCHICAL + SKILL_ALGOS,
+        gt=0)
     checkpoint_every: int = rl_option(
         50_000, "Env steps between checkpoints.", LOGGING, gt=0)
     eval_every: int = rl_option(50_000, "Env steps between evaluations.", LOGGING, gt=0)
@@ -337,6 +375,15 @@ class TrainRLConfig(StageConfig):
             raise ValueError(f"subtask(s) {repeated} given more than once; an episode completes "
                              "each subtask once")
         return check_subtask_names(tasks)
+
+    @model_validator(mode="after")
+    def _algo_defaults(self):
+        """Fill the options whose default depends on the algorithm; a recorded config holds
+        the value used."""
+        for name, defaults in ALGO_DEFAULTS.items():
+            if getattr(self, name) is None and self.algo in applies_to(name):
+                object.__setattr__(self, name, defaults[self.algo])
+        return self
 
     @model_validator(mode="after")
     def _options_apply_to_algo(self):

@@ -1,3 +1,4 @@
+import re
 import subprocess
 import time
 
@@ -37,15 +38,20 @@ def test_stage_help_shows_defaults_from_the_config():
 
 def test_train_rl_help_groups_options_and_shows_flags_plainly():
     output = runner.invoke(app, ["train-rl", "--help"], terminal_width=200).output
-    for panel in ("What to run", "The task", "The algorithm", "The critics",
+    for panel in ("What to run", "The task", "Pre-trained models (ptgm, ptgm-noprior)",
+                  "Pre-trained skills (spirl, spirl-cl)", "The algorithm", "The critics",
                   "Logging and checkpoints"):
         assert panel in output
-    assert "[default: ptgm]" in output and "ptgm|ptgm-noprior|sac" in output
+    # the help column's text, its lines joined
+    text = " ".join(re.sub("[│╭╮╰╯─]", " ", output).split())
+    assert "[default: ptgm]" in text
+    assert "ptgm|ptgm-noprior|" in output and "spirl|spirl-cl|sac" in output
     flag_lines = [line for line in output.splitlines()
                   if any(flag in line for flag in ("--force", "--resume", "--any-order"))]
     assert len(flag_lines) == 3 and not any("<bool>" in line for line in flag_lines)
-    assert "--resume" in output and "[default: --no-resume]" in output
-    assert "ptgm: alpha is tuned" in output  # --target-divergence: for ptgm alone
+    assert "--resume" in output and "[default: --no-resume]" in text
+    # --target-divergence applies to ptgm and SPiRL alone
+    assert "ptgm, spirl, spirl-cl: alpha is tuned" in text
 
 
 def test_bad_option_value_is_one_line_error(tmp_path, run_cli):

@@ -27,8 +27,11 @@ def test_reproduce_on_an_empty_workspace_runs_every_stage_in_order(tmp_path):
     stages = [stage.split()[0] for stage in planned_stages(tmp_path)]
     assert stages.index("fetch-data") < stages.index("build-codebook") < stages.index("train-prior")
     assert stages.index("train-policy") < stages.index("eval-policy") < stages.index("train-rl")
-    assert stages.count("train-rl") == 2 and stages.count("eval") == 2
+    assert stages.index("train-skills") < stages.index("eval-skills")
+    assert stages.count("train-rl") == 3 and stages.count("eval") == 3
     assert stages[-2:] == ["plot", "status"]
+    runs = [stage for stage in planned_stages(tmp_path) if stage.startswith("train-rl")]
+    assert [run.split()[2] for run in runs] == ["ptgm", "spirl-cl", "sac"]
 
 
 def test_reproduce_skips_finished_stages_and_resumes_an_interrupted_run(tmp_path):
@@ -45,3 +48,21 @@ def test_reproduce_skips_finished_stages_and_resumes_an_interrupted_run(tmp_path
     assert not any(stage.startswith(("fetch-data", "build-codebook", "train-p", "eval-policy"))
                    for stage in stages)
     assert "train-rl --algo sac --seed 0 --env-steps 200000 --num-envs 1" in stages
+    assert "train-skills" in stages and "train-rl --algo spirl-cl --seed 0" in stages
+
+
+def test_study_pretrains_each_seed_and_trains_every_rl_seed_on_it(tmp_path):
+    out = subprocess.run(["make", "-n", "study", f"WORKSPACE={tmp_path}", "PRETRAIN_SEEDS=0 3",
+                          "RL_SEEDS=0 1"], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout
+    stages = [line.split(f"--workspace {tmp_path} ", 1)[1].strip()
+              for line in out.splitlines() if f"--workspace {tmp_path} " in line]
+    # Seed 0's pre-training is the defaults'; seed 3's makes its own artifacts.
+    assert "fetch-data" in stages and "fetch-data --seed 3 --name pre3" in stages
+    assert "train-prior --dataset pre3 --codebook pre3 --seed 3 --name pre3" in stages
+    runs = [stage for stage in stages if stage.startswith("train-rl")]
+    assert [run.split("--name ")[1].split()[0] for run in runs] == [
+        "ptgm-1m-seed0", "ptgm-1m-seed1", "ptgm-1m-pre3-seed0", "ptgm-1m-pre3-seed1"]
+    assert all("--env-steps 1000000 --eval-episodes 50" in run for run in runs)
+    assert "--policy pre3 --prior pre3 --codebook pre3" in runs[-1]
+    assert stages[-2].startswith("plot ptgm-1m-seed0 ptgm-1m-seed1 ptgm-1m-pre3-seed0")

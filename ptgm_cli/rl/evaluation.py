@@ -18,11 +18,13 @@ from ptgm_cli.kitchen.tasks import SUBTASKS
 from ptgm_cli.rl.agent import SACAgent
 from ptgm_cli.rl.discrete_sac import probabilities, sample_codes
 from ptgm_cli.rl.hierarchy import Episode, Options, Rollout
+from ptgm_cli.rl.skill_sac import sample_gaussian, squash
 from ptgm_cli.rl.vec_env import EnvSpec, VecKitchenEnv
 
 
-class PriorCodes:
-    """Acts by sampling the goal prior's codes: PTGM's high-level policy before it learns."""
+class PriorActor:
+    """Acts by sampling a frozen prior, as a high-level policy that starts as the prior does
+    before it learns."""
 
     def __init__(self, prior: nn.Module):
         self.prior = prior.eval()
@@ -30,12 +32,30 @@ class PriorCodes:
     @torch.no_grad()
     def act(self, states: np.ndarray, generator: torch.Generator, warmup: bool) -> np.ndarray:
         device = next(self.prior.parameters()).device
-        states = torch.as_tensor(states, dtype=torch.float32, device=device)
-        log_probs = F.log_softmax(self.prior(states), -1)
-        return sample_codes(probabilities(log_probs), generator).cpu().numpy()
+        outputs = self.prior(torch.as_tensor(states, dtype=torch.float32, device=device))
+        return self.sample(outputs, generator).cpu().numpy()
+
+    def sample(self, outputs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
 
 
-def play_episodes(envs: VecKitchenEnv, options: Options, agent: SACAgent | PriorCodes,
+class PriorCodes(PriorActor):
+    """The goal prior's codes: PTGM's high-level policy before it learns."""
+
+    def sample(self, logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return sample_codes(probabilities(F.log_softmax(logits, -1)), generator)
+
+
+class PriorSkills(PriorActor):
+    """The skill prior's latents, squashed: SPiRL's high-level policy before it learns, and its
+    warm-up."""
+
+    def sample(self, outputs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        mean, log_std = outputs.chunk(2, dim=-1)
+        return squash(sample_gaussian(mean, log_std, generator))
+
+
+def play_episodes(envs: VecKitchenEnv, options: Options, agent: SACAgent | PriorActor,
                   episodes: int, first_seed: int, generator: torch.Generator,
                   on_frames: Callable[[list[list[np.ndarray]]], None] | None = None,
                   on_episode: Callable[[], None] = lambda: None) -> list[Episode]:
@@ -57,16 +77,17 @@ def play_episodes(envs: VecKitchenEnv, options: Options, agent: SACAgent | Prior
     return [finished[seed] for seed in sorted(finished)]
 
 
-def prior_rollouts(options: Options, prior: nn.Module, episodes: int, episode_steps: int,
+def prior_rollouts(options: Options, prior: PriorActor, episodes: int, episode_steps: int,
                    worker_seeds: list[int], seed: int,
                    on_episode: Callable[[], None] = lambda: None) -> dict:
     """A health check of the pre-trained models together: episodes from reset in which a code
-    sampled from the goal prior is executed every `options.interval` steps, as PTGM acts before
-    it has learnt anything, with every subtask counted in any order. A subtask that the task
-    needs first and that these episodes never complete gives PTGM no reward to learn from."""
+    (a skill) sampled from the prior is executed every `options.interval` steps, as PTGM (SPiRL)
+    acts before it has learnt anything, with every subtask counted in any order. A subtask that
+    the task needs first and that these episodes never complete gives RL no reward to learn
+    from."""
     spec = EnvSpec(SUBTASKS, ordered=False, max_episode_steps=episode_steps)
     with options.envs(len(worker_seeds), spec, worker_seeds) as envs:
-        played = play_episodes(envs, options, PriorCodes(prior), episodes, seed,
+        played = play_episodes(envs, options, prior, episodes, seed,
                                torch.Generator().manual_seed(seed), on_episode=on_episode)
     return summarise(played, SUBTASKS)
 

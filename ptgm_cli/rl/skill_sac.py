@@ -32,15 +32,16 @@ DIVERGENCE_CLAMP = 100.0
 
 
 class SkillCritic(nn.Module):
-    """(state, z) -> Q: `layers` linear layers of `hidden` units with LeakyReLU(0.2) between
-    (SPiRL's 5 x 256 MLP critic). States are standardised with the skill model's statistics."""
+    """(state, z) -> Q: `layers` hidden layers of `hidden` units with LeakyReLU(0.2), then a
+    linear head (SPiRL's 5 x 256 MLP critic). States are standardised with the skill model's
+    statistics."""
 
     def __init__(self, state_mean: torch.Tensor, state_std: torch.Tensor, latent_dim: int,
                  hidden: int, layers: int = 5):
         super().__init__()
         self.register_buffer("state_mean", state_mean.clone())
         self.register_buffer("state_std", state_std.clone())
-        widths = [state_mean.numel() + latent_dim] + [hidden] * (layers - 1)
+        widths = [state_mean.numel() + latent_dim] + [hidden] * layers
         blocks: list[nn.Module] = []
         for width_in, width_out in zip(widths, widths[1:], strict=False):
             blocks += [nn.Linear(width_in, width_out), nn.LeakyReLU(0.2)]
@@ -68,14 +69,16 @@ class SkillSAC(SACAgent):
 
     def __init__(self, prior: nn.Module, state_mean: torch.Tensor, state_std: torch.Tensor,
                  latent_dim: int, *, target_divergence: float, gamma: float, tau: float,
-                 lr: float, hidden: int, device: torch.device = torch.device("cpu")):
+                 lr: float, hidden: int, critic_layers: int = 5,
+                 device: torch.device = torch.device("cpu")):
         self.device, self.latent_dim = device, latent_dim
         self.action_shape, self.action_dtype = (latent_dim,), np.float32
         self.target, self.gamma, self.tau = target_divergence, gamma, tau
         self.prior = prior.to(device).eval()
         self.policy = copy.deepcopy(prior).to(device).eval()
         self.critics = nn.ModuleList(
-            SkillCritic(state_mean, state_std, latent_dim, hidden) for _ in range(2)).to(device)
+            SkillCritic(state_mean, state_std, latent_dim, hidden, critic_layers)
+            for _ in range(2)).to(device)
         self.target_critics = copy.deepcopy(self.critics)
         self.log_alpha = torch.zeros(1, device=device, requires_grad=True)
         self.policy_optimizer = torch.optim.Adam(self.policy.parameters(), lr=lr)

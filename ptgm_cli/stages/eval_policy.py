@@ -36,7 +36,7 @@ from ptgm_cli.manifests import Manifest
 from ptgm_cli.models.codebook import Codebook
 from ptgm_cli.models.policy import GoalPolicy
 from ptgm_cli.models.training import seed_everything
-from ptgm_cli.rl.evaluation import prior_rollouts
+from ptgm_cli.rl.evaluation import PriorCodes, prior_rollouts
 from ptgm_cli.rl.hierarchy import goal_options
 from ptgm_cli.rl.seeds import worker_seeds
 from ptgm_cli.workspace import Artifact, Workspace
@@ -110,9 +110,9 @@ def health_check(config: EvalPolicyConfig, policy: GoalPolicy, codebook: Codeboo
     options = goal_options(policy, codebook, prior.features, TrainRLConfig().hl_interval,
                            sample=config.low_level_actions == "sample")
     with report.progress(config.prior_episodes, "prior rollouts") as bar:
-        return prior_rollouts(options, prior, config.prior_episodes, config.episode_steps,
-                              worker_seeds(config.seed, PRIOR_ROLLOUT_ENVS), config.seed,
-                              on_episode=lambda: bar.advance(1))
+        return prior_rollouts(options, PriorCodes(prior), config.prior_episodes,
+                              config.episode_steps, worker_seeds(config.seed, PRIOR_ROLLOUT_ENVS),
+                              config.seed, on_episode=lambda: bar.advance(1))
 
 
 def policy_actor(policy: GoalPolicy, generator: torch.Generator, sample: bool) -> Actor:

@@ -198,7 +198,8 @@ def _train(config: TrainRLConfig, workspace: Workspace, name: str, run_dir: Path
     wandb_run = ({"project": "ptgm", "name": name, "id": name, "config": config.recorded()}
                  if config.wandb else None)
 
-    if config.algo == "ptgm" and config.health_episodes and not saved:
+    if setup.prior is not None and config.algo in applies_to("health_episodes") \
+            and config.health_episodes and not saved:
         check_pretraining(config, setup)
     with RunLogger(run_dir, saved and saved["logger"], wandb_run) as logger, \
             setup.options.envs(config.num_envs, env_spec(config),
@@ -218,7 +219,8 @@ def _train(config: TrainRLConfig, workspace: Workspace, name: str, run_dir: Path
     counters = state.counters
     manifest = Manifest(
         kind="rl", name=name, parents=setup.parents, config=config.recorded(), seed=config.seed,
-        shapes=Shapes(state_names=setup.state_names, n_codes=setup.n_codes, action_dim=N_ACTION),
+        shapes=Shapes(state_names=setup.state_names, n_codes=setup.n_codes, action_dim=N_ACTION,
+                      latent_dim=setup.latent_dim),
         metrics={
             "env_steps": counters.env_steps, "episodes": counters.episodes,
             "gradient_steps": setup.agent.updates, "transitions": counters.transitions,
@@ -326,7 +328,8 @@ class Trainer:
         diverged) and its folder for inspection; it is never published."""
         config = self.config
         change = "lower --lr or check" if config.algo in applies_to("lr") else "check"
-        target = "target_divergence" if config.algo == "ptgm" else "target_entropy"
+        target = ("target_divergence" if config.algo in applies_to("target_divergence")
+                  else "target_entropy")
         check_finite(values, f"run {config.run_name!r} diverged: {what}",
                      f"{change} {flag(target)} and start it over with --force (its folder "
                      f"{self.run_dir} stays for inspection)")
@@ -344,18 +347,20 @@ class Trainer:
 
 
 def check_pretraining(config: TrainRLConfig, setup: RLSetup) -> None:
-    """Print the pre-trained models' health check: how often the prior's codes complete each
-    subtask from reset (`rl.evaluation.prior_rollouts`), on workers of their own."""
+    """Print the pre-trained models' health check: how often the prior's codes (skills) complete
+    each subtask from reset (`rl.evaluation.prior_rollouts`), on workers of their own."""
     seeds = worker_seeds(config.seed, config.num_envs, HEALTH)
-    health = prior_rollouts(setup.options, setup.agent.prior, config.health_episodes,
+    health = prior_rollouts(setup.options, setup.prior, config.health_episodes,
                             config.episode_steps, seeds, seed_from(config.seed, HEALTH))
     rates = ", ".join(f"{task} {rate:.0%}" for task, rate in health["success"].items())
-    report.info(f"the prior's codes from reset, {config.health_episodes} episodes: {rates}")
+    decisions, check = (("codes", "eval-policy") if config.algo == "ptgm"
+                        else ("skills", "eval-skills"))
+    report.info(f"the prior's {decisions} from reset, {config.health_episodes} episodes: {rates}")
     firsts = config.tasks if config.any_order else config.tasks[:1]
     if not any(health["success"][task] for task in firsts):
-        report.warn(f"the prior's codes never completed {' or '.join(firsts)}, which the task "
-                    "needs first: PTGM may get no reward to learn from (`ptgm eval-policy` "
-                    "checks the pre-trained models in more episodes)")
+        report.warn(f"the prior's {decisions} never completed {' or '.join(firsts)}, which the "
+                    "task needs first: the run may get no reward to learn from (`ptgm "
+                    f"{check}` checks the pre-trained models in more episodes)")
 
 
 def crossed(before: int, after: int, every: int) -> bool:

@@ -1,8 +1,6 @@
 """`ptgm train-rl` end to end at tiny budgets, through the real console entry point."""
 
 import importlib.util
-import os
-import signal
 import subprocess
 import time
 
@@ -54,45 +52,24 @@ def test_each_algo_trains_and_publishes(pretrained_workspace, algo, transitions,
     assert not (pretrained_workspace.root / "rl" / ".runs" / f"{algo}-seed0").exists()
 
 
-def test_killed_run_resumes_to_the_same_parameters(pretrained_workspace, run_cli, cli_command):
+def test_killed_run_resumes_to_the_same_parameters(pretrained_workspace, run_cli,
+                                                   resumable_rl_options, kill_at_first_checkpoint,
+                                                   assert_same_run):
     """kill -9 after the first checkpoint, resume: identical to a run that never stopped."""
-    budget = ("--env-steps", "600", "--num-envs", "2", "--warmup-transitions", "10",
-              "--batch-size", "16",
-              "--episode-steps", "50", "--hidden", "32", "--checkpoint-every", "100",
-              "--eval-every", "200", "--eval-episodes", "1", "--seed", "3")
-    workspace = pretrained_workspace
-    assert run_cli(workspace, "train-rl", *budget, "--name", "whole").returncode == 0
+    workspace, options = pretrained_workspace, resumable_rl_options
+    assert run_cli(workspace, "train-rl", *options, "--name", "whole").returncode == 0
+    kill_at_first_checkpoint(workspace, "cut", *options)
 
-    process = subprocess.Popen(cli_command(workspace, "train-rl", *budget, "--name", "cut"),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    resume_file = workspace.root / "rl" / ".runs" / "cut" / "resume.pt"
-    while not resume_file.exists() and process.poll() is None:
-        time.sleep(0.02)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    assert not workspace.exists("rl", "cut"), "the run ended before it could be killed"
-
-    refused = run_cli(workspace, "train-rl", *budget, "--name", "cut")
+    refused = run_cli(workspace, "train-rl", *options, "--name", "cut")
     assert refused.returncode == 1 and "pass --resume" in refused.stderr
-    changed = run_cli(workspace, "train-rl", *budget, "--name", "cut", "--resume", "--lr", "1e-3")
+    changed = run_cli(workspace, "train-rl", *options, "--name", "cut", "--resume", "--lr", "1e-3")
     assert changed.returncode == 1 and "--lr" in changed.stderr
     # Another --device may continue a run; on the CPU the run is the same.
-    resumed = run_cli(workspace, "train-rl", *budget, "--name", "cut", "--resume",
+    resumed = run_cli(workspace, "train-rl", *options, "--name", "cut", "--resume",
                       "--device", "cpu")
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming 'cut' at env step" in resumed.stderr
-
-    whole = load_file(str(workspace.load("rl", "whole").file("weights.safetensors")))
-    cut = load_file(str(workspace.load("rl", "cut").file("weights.safetensors")))
-    assert whole.keys() == cut.keys()
-    for key, value in whole.items():
-        assert value.equal(cut[key]), key
-    whole_metrics, cut_metrics = (
-        [{k: v for k, v in r.items() if k != "charts/steps_per_s"}
-         for r in read_metrics(workspace.load("rl", name).file("metrics.jsonl"))]
-        for name in ("whole", "cut")
-    )
-    assert whole_metrics == cut_metrics
+    assert_same_run(workspace, "whole", "cut")
 
 
 def test_a_run_training_in_another_process_cannot_be_started_again(pretrained_workspace,
