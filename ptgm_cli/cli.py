@@ -63,6 +63,15 @@ def _cli_annotation(annotation: Any) -> Any:
     return str  # tuples are given comma-separated
 
 
+def _choices(annotation: Any) -> tuple[str, ...]:
+    """The values of a Literal field, optional or not."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return next((_choices(arg) for arg in typing.get_args(annotation) if _choices(arg)), ())
+    return ()
+
+
 ARGUMENT = "positional_argument"
 CONFIG_PANEL = "Config file and overwriting"
 
@@ -71,13 +80,13 @@ def _option(field_name: str, field) -> Any:
     """The Typer option of a config field. Its default is None, so that only the flags given
     override a --config file; the config's own default is shown in the help text instead."""
     option, default = flag(field_name), field.default
-    shown = ",".join(default) if isinstance(default, tuple) else default
+    shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
     metavar = None
     if _cli_annotation(field.annotation) is bool:
         negative = f"--no-{option[2:]}"
         option, metavar, shown = f"{option}/{negative}", "", option if default else negative
-    elif typing.get_origin(field.annotation) is typing.Literal:
-        metavar = "|".join(typing.get_args(field.annotation))
+    elif _choices(field.annotation):
+        metavar = "|".join(_choices(field.annotation))
     help_text = field.description + ("" if shown is None else f" \\[default: {shown}]")
     extra = field.json_schema_extra or {}
     panel, algos = extra.get("panel"), extra.get("algos", ())
@@ -113,8 +122,11 @@ def stage_command(
         ),
     ]
     if argument is not None:
+        # A list field takes several arguments (`ptgm report sweep-a sweep-b`).
+        many = typing.get_origin(config_cls.model_fields[argument].annotation) is tuple
         parameters.insert(1, inspect.Parameter(
-            ARGUMENT, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str | None,
+            ARGUMENT, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            annotation=(list[str] if many else str) | None,
             default=typer.Argument(None, metavar=argument.upper(), show_default=False,
                                    help=f"Same as --{argument}."),
         ))
@@ -173,9 +185,15 @@ STAGES = (
      "Learn a downstream task: high-level SAC over codes with KL to the prior (or a baseline)."),
     ("eval", configs.EvalConfig, "evaluate", "eval",
      "Evaluate an RL run: completed subtasks, per-subtask success, optional video."),
+    ("sweep", configs.SweepConfig, "sweep", "sweep",
+     "Run train-rl and eval for every combination of algorithms, seeds and task orders, on a "
+     "local Ray or an existing Ray cluster; run it again to resume."),
+    ("report", configs.ReportConfig, "report_study", "report",
+     "Compare algorithms over sweeps or runs: IQM and mean with bootstrap confidence intervals "
+     "(rliable), curves, and an HTML page with videos and the codebook."),
 )
 # Fields that a command also takes as its positional argument.
-POSITIONAL_ARGUMENTS = {"eval": "run"}
+POSITIONAL_ARGUMENTS = {"eval": "run", "sweep": "name", "report": "sources"}
 for _command, _config_cls, _module, _kind, _help in STAGES:
     stage_command(_command, _config_cls, _module, _kind, _help, summarise=_published,
                   argument=POSITIONAL_ARGUMENTS.get(_command))
@@ -206,6 +224,8 @@ KEY_METRICS = {
     "skills": (("validation_action_mse", "val action MSE"),),
     "rl": (("env_steps", "steps"), ("recent_completed_subtasks", "subtasks")),
     "eval": (("completed_subtasks_mean", "subtasks"), ("ratio_median", "distance ratio")),
+    "sweep": (("runs", "runs"),),
+    "report": (("runs", "runs"),),
 }
 
 

@@ -11,7 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from ptgm_cli.config import StageConfig, check_writable_file, flag
 from ptgm_cli.errors import PtgmError
@@ -451,3 +458,177 @@ class EvalConfig(StageConfig):
     @property
     def artifact_name(self) -> str:
         return self.name or self.run
+
+
+# The train-rl options a sweep sets itself, run by run.
+SWEEP_AXES = ("algo", "seed", "name", "resume", "tasks")
+SWEEP_RUN_OPTIONS = "train-rl options (each run)"
+
+
+def _seed_list(value):
+    """'0-4', '0,2,5' or '0-2,7' from the command line; a list from a config file."""
+    if not isinstance(value, str):
+        return value
+    seeds = []
+    for part in filter(None, (part.strip() for part in value.split(","))):
+        first, dash, last = part.partition("-")
+        if not (first.isdigit() and (not dash or last.isdigit())):
+            raise ValueError(f"{part!r} is not a seed or a range of seeds such as 0-4")
+        if dash and int(last) < int(first):
+            raise ValueError(f"the range {part!r} is empty; write it from low to high")
+        seeds += range(int(first), int(last) + 1) if dash else [int(first)]
+    return tuple(seeds)
+
+
+def _task_sets(value):
+    """'microwave,kettle;light switch,hinge cabinet' from the command line: task orders."""
+    if isinstance(value, str):
+        return tuple(_split_names(part) for part in value.split(";") if part.strip())
+    return value
+
+
+class SweepOptions(StageConfig):
+    """What a sweep runs: every combination of --algo, --seeds and --tasks, each a train-rl run
+    followed by its eval, with the train-rl options given (`SweepConfig` adds them)."""
+
+    name: ArtifactName = Field(
+        "sweep", description="Name of the sweep artifact; its runs are named "
+        "<name>-<algo>-seed<seed> (with -tasks<i> when there are several --tasks orders).")
+    algo: tuple[str, ...] = Field(
+        ("ptgm",), description="Algorithms, comma-separated: " + ", ".join(ALGOS) + ".")
+    seeds: tuple[Seed, ...] = Field(
+        (0,), description="RL seeds: a range such as 0-4, a list such as 0,2,5, or both.")
+    tasks: tuple[tuple[str, ...], ...] | None = Field(
+        None, description="Task orders, each comma-separated, separated by ';'; default "
+        "train-rl's.")
+    episodes: int = Field(50, gt=0, description="Episodes of each run's final `ptgm eval`.")
+    address: str | None = Field(
+        None, description="Ray cluster to run on: 'auto' or HOST:PORT of a running head (`ray "
+        "start --head`); default: a local Ray on this machine's cores.")
+    cpus: int = Field(
+        0, ge=0, description="CPUs of the local Ray (not with --address); 0 = all cores.")
+    cpus_per_run: int | None = Field(
+        None, gt=0, description="CPUs each run asks Ray for; default its --num-envs (the "
+        "learner takes its steps while the env workers play).")
+    gpus_per_run: float = Field(
+        0.0, ge=0, description="GPU share each run asks Ray for, for runs on GPU nodes.")
+
+    _split_algos = field_validator("algo", mode="before")(_split_names)
+    _parse_seeds = field_validator("seeds", mode="before")(_seed_list)
+    _parse_tasks = field_validator("tasks", mode="before")(_task_sets)
+
+    @field_validator("algo")
+    @classmethod
+    def _known_algos(cls, algos: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [algo for algo in algos if algo not in ALGOS]
+        if unknown:
+            raise ValueError(f"unknown algorithm(s) {unknown}; choose from {', '.join(ALGOS)}")
+        return algos
+
+    @field_validator("algo", "seeds")
+    @classmethod
+    def _distinct(cls, values: tuple) -> tuple:
+        if not values:
+            raise ValueError("give at least one")
+        repeated = sorted({value for value in values if values.count(value) > 1})
+        if repeated:
+            raise ValueError(f"{repeated} given more than once")
+        return values
+
+    @model_validator(mode="after")
+    def _cluster_or_cores(self):
+        if self.address is not None and "cpus" in self.model_fields_set:
+            raise ValueError("--cpus sizes a local Ray; a cluster given by --address has its own")
+        return self
+
+    @model_validator(mode="after")
+    def _options_apply_to_some_algo(self):
+        for option in self.run_options():
+            if not set(self.algo) & set(applies_to(option)):
+                raise ValueError(f"{flag(option)} applies to none of --algo "
+                                 f"{','.join(self.algo)}; see `ptgm train-rl --help`")
+        return self
+
+    @model_validator(mode="after")
+    def _run_names_are_valid(self):
+        for name in self.run_names():
+            check_name(name)
+        return self
+
+    def run_options(self) -> dict:
+        """The train-rl options given, for every run whose algorithm takes them."""
+        return {name: getattr(self, name) for name in TrainRLConfig.model_fields
+                if name not in SWEEP_AXES and getattr(self, name, None) is not None}
+
+    def combinations(self) -> list[tuple[str, int, int | None]]:
+        """(algo, seed, index of the task order or None), in the order runs are started."""
+        orders = [None] if self.tasks is None else list(range(len(self.tasks)))
+        return [(algo, seed, order) for order in orders for seed in self.seeds
+                for algo in self.algo]
+
+    def run_names(self) -> list[str]:
+        return [self.run_name(*combination) for combination in self.combinations()]
+
+    def run_name(self, algo: str, seed: int, order: int | None) -> str:
+        several = self.tasks is not None and len(self.tasks) > 1
+        return f"{self.name}-{algo}-seed{seed}" + (f"-tasks{order}" if several else "")
+
+    def run_configs(self) -> list[TrainRLConfig]:
+        """Every run's train-rl config; a value train-rl refuses is a one-line error."""
+        options = self.run_options()
+        configs = []
+        for algo, seed, order in self.combinations():
+            values = {name: value for name, value in options.items() if algo in applies_to(name)}
+            values |= {"algo": algo, "seed": seed, "name": self.run_name(algo, seed, order)}
+            if order is not None:
+                values["tasks"] = self.tasks[order]
+            try:
+                configs.append(TrainRLConfig(**values))
+            except ValidationError as error:
+                problem = error.errors()[0]
+                where = f"{flag(str(problem['loc'][0]))}: " if problem["loc"] else ""
+                raise PtgmError(f"{where}{problem['msg'].removeprefix('Value error, ')} "
+                                f"(run {values['name']})") from None
+        return configs
+
+
+def _sweep_field(field_name: str):
+    """A train-rl option as a sweep option: unset (None) unless given."""
+    field = TrainRLConfig.model_fields[field_name]
+    extra = {"panel": SWEEP_RUN_OPTIONS, "algos": applies_to(field_name)}
+    description = field.description
+    if field.default is not None and field.annotation is not bool:
+        description += f" train-rl's default: {field.default}."
+    return (field.annotation | None,
+            Field(None, description=description, json_schema_extra=extra))
+
+
+SweepConfig = create_model(
+    "SweepConfig", __base__=SweepOptions,
+    **{name: _sweep_field(name) for name in TrainRLConfig.model_fields if name not in SWEEP_AXES},
+)
+
+
+class ReportConfig(StageConfig):
+    name: ArtifactName = Field("report", description="Name of the report artifact to write.")
+    sources: tuple[str, ...] = Field(
+        ("sweep",), description="Sweeps or runs to report (each run with its `ptgm eval`), "
+        "comma-separated.")
+    reference: str = Field(
+        "ptgm", description="The algorithm whose probability of improving on each other one "
+        "is reported.")
+    points: tuple[int, ...] = Field(
+        (100_000, 250_000, 500_000, 1_000_000), description="Env steps at which the periodic "
+        "evaluations are compared, where every run of an algorithm reached them.")
+    reps: int = Field(2000, gt=0, description="Bootstrap replications of each confidence "
+                      "interval.")
+    seed: Seed = Field(0, description="Seed of the bootstrap and of the rollout videos.")
+    videos: bool = Field(True, description="Embed a rollout of each algorithm's best run.")
+    gallery: bool = Field(True, description="Embed the codebook gallery of the best PTGM run.")
+
+    _split_sources = field_validator("sources", mode="before")(_split_names)
+
+    @field_validator("points", mode="before")
+    @classmethod
+    def _split_points(cls, value):
+        return tuple(int(part) for part in value.split(",")) if isinstance(value, str) else value

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 # 2: train-rl records only the options of its algorithm; critics are one preset (--critics).
 # 3: a manifest carries `digest`, the sha256 of its other fields, and is written in one layout.
 SCHEMA_VERSION = 3
-ArtifactKind = Literal["dataset", "codebook", "policy", "prior", "skills", "rl", "eval"]
+ArtifactKind = Literal["dataset", "codebook", "policy", "prior", "skills", "rl", "eval", "sweep",
+                       "report"]
 ARTIFACT_KINDS: tuple[str, ...] = ArtifactKind.__args__
 # The files an artifact of each kind cannot be used without, as alternatives: an eval holds
 # either `ptgm eval`'s episodes or `ptgm eval-policy`'s results.
@@ -26,6 +27,8 @@ REQUIRED_FILES: dict[str, tuple[tuple[str, ...], ...]] = {
     "skills": (("skills.safetensors",),),
     "rl": (("weights.safetensors", "metrics.jsonl"),),
     "eval": (("episodes.json",), ("results.json",)),
+    "sweep": (("runs.json",),),
+    "report": (("report.html", "report.md", "statistics.json"),),
 }
 
 

@@ -54,6 +54,8 @@ PRODUCER = {
     "skills": "ptgm train-skills",
     "rl": "ptgm train-rl",
     "eval": "ptgm eval",
+    "sweep": "ptgm sweep",
+    "report": "ptgm report",
 }
 
 

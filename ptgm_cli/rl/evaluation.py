@@ -18,7 +18,7 @@ from ptgm_cli.kitchen.tasks import SUBTASKS
 from ptgm_cli.rl.agent import SACAgent
 from ptgm_cli.rl.discrete_sac import probabilities, sample_codes
 from ptgm_cli.rl.hierarchy import Episode, Options, Rollout
-from ptgm_cli.rl.skill_sac import sample_gaussian, squash
+from ptgm_cli.rl.skill_sac import gaussian, sample_gaussian, squash
 from ptgm_cli.rl.vec_env import EnvSpec, VecKitchenEnv
 
 
@@ -51,7 +51,7 @@ class PriorSkills(PriorActor):
     warm-up."""
 
     def sample(self, outputs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        mean, log_std = outputs.chunk(2, dim=-1)
+        mean, log_std = gaussian(outputs)
         return squash(sample_gaussian(mean, log_std, generator))
 
 

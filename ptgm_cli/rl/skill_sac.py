@@ -29,6 +29,9 @@ from ptgm_cli.rl.agent import SACAgent, soft_update
 
 LATENT_RANGE = 2.0  # z = LATENT_RANGE * tanh(u): the skill prior is a unit-variance Gaussian
 DIVERGENCE_CLAMP = 100.0
+# Bounds of the Gaussians' log-std (CleanRL's SAC): unbounded, a policy update once drove
+# exp(log std) to infinity in SPiRL-cl on the default data (NaN weights after 78k env steps).
+LOG_STD_RANGE = (-5.0, 2.0)
 
 
 class SkillCritic(nn.Module):
@@ -50,6 +53,12 @@ class SkillCritic(nn.Module):
     def forward(self, states: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
         standardised = (states - self.state_mean) / self.state_std
         return self.net(torch.cat([standardised, latents], dim=-1)).squeeze(-1)
+
+
+def gaussian(outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean and the bounded log-std of a network's (..., 2 x latent dim) output."""
+    mean, log_std = outputs.chunk(2, dim=-1)
+    return mean, log_std.clamp(*LOG_STD_RANGE)
 
 
 def squash(pre_squash: torch.Tensor) -> torch.Tensor:
@@ -95,13 +104,13 @@ class SkillSAC(SACAgent):
                 "alpha": self.alpha_optimizer}
 
     def policy_distribution(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.policy(states).chunk(2, dim=-1)
+        return gaussian(self.policy(states))
 
     def divergence(self, states: torch.Tensor, mean: torch.Tensor,
                    log_std: torch.Tensor) -> torch.Tensor:
         """KL(pi(u | s) || p(u | s)) per state, averaged over the latent dims and clamped."""
         with torch.no_grad():
-            prior_mean, prior_log_std = self.prior(states).chunk(2, dim=-1)
+            prior_mean, prior_log_std = gaussian(self.prior(states))
         kl = gaussian_kl(mean, log_std, prior_mean, prior_log_std).mean(-1)
         return kl.clamp(-DIVERGENCE_CLAMP, DIVERGENCE_CLAMP)
 
@@ -110,7 +119,7 @@ class SkillSAC(SACAgent):
         """A squashed skill from the policy, or during warm-up from the prior."""
         states = torch.as_tensor(states, dtype=torch.float32, device=self.device)
         network = self.prior if warmup else self.policy
-        mean, log_std = network(states).chunk(2, dim=-1)
+        mean, log_std = gaussian(network(states))
         return squash(sample_gaussian(mean, log_std, generator)).cpu().numpy()
 
     def update(self, batch, generator: torch.Generator) -> dict[str, float]:

@@ -180,21 +180,22 @@ def health_check(config: EvalSkillsConfig, model: SkillModel, features) -> tuple
 
 
 def _table(config: EvalSkillsConfig, metrics: dict) -> Table:
-    table = Table(title=f"eval-skills {config.skills!r}")
+    table = Table(title=f"eval-skills {config.skills!r}", caption=(
+        f"reproduction: {metrics['segments']} held-out segments, final over initial distance "
+        "to the segment's end, median (quartiles); from reset: "
+        f"{config.prior_episodes} episodes of {config.episode_steps} steps, a skill sampled "
+        "from the skill prior at every skill start"))
     for column in ("test", *PLAYERS):
         table.add_column(column, justify="right" if column != "test" else "left")
     table.add_row(
-        f"distance ratio to a held-out segment's end, median (quartiles), {metrics['segments']} "
-        "segments",
+        "reproduction: distance ratio",
         *(f"{metrics[p]['ratio_median']:.3f} ({metrics[p]['ratio_q1']:.2f}-"
           f"{metrics[p]['ratio_q3']:.2f})" for p in PLAYERS))
-    table.add_row("executed actions' squared error from the demonstration's",
-                  f"{metrics['action_mse']:.4f}", "", "")
+    table.add_row("reproduction: action squared error", f"{metrics['action_mse']:.4f}", "", "")
     rollouts = metrics.get("prior_rollouts")
     if rollouts is not None:
         zero = metrics["zero_action_rollouts"]
         for task, rate in rollouts["success"].items():
-            table.add_row(f"{task} done by the prior's skills from reset ({rollouts['episodes']} "
-                          f"episodes of {config.episode_steps} steps)", f"{rate:.0%}",
-                          f"{zero['success'][task]:.0%}", "")
+            table.add_row(f"from reset: {task}", f"{rate:.0%}", f"{zero['success'][task]:.0%}",
+                          "")
     return table

@@ -18,7 +18,7 @@ import functools
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -71,6 +71,19 @@ RESUMABLE_CHANGES = {"resume", "env_steps", "checkpoint_every", "eval_every", "e
 def learner_threads(num_envs: int) -> int:
     """Cores not taken by the env workers (at least one): the learner must not starve them."""
     return max(1, cpu_count() - num_envs)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run stands, for listeners such as `ptgm sweep`'s table."""
+
+    env_steps: int
+    total_env_steps: int
+    steps_per_s: float
+    recent_completed_subtasks: float
+
+
+ProgressListener = Callable[[Progress], None]
 
 
 @dataclass
@@ -149,14 +162,17 @@ def preflight(config: TrainRLConfig) -> None:
     check_replay_fits_in_memory(config.buffer_transitions)
 
 
-def run(config: TrainRLConfig, workspace: Workspace, force: bool = False) -> Artifact:
+def run(config: TrainRLConfig, workspace: Workspace, force: bool = False,
+        on_progress: ProgressListener | None = None) -> Artifact:
+    """Train, checkpoint and publish the run; `on_progress` hears of every lock-step of the
+    envs (`ptgm sweep` shows it)."""
     preflight(config)
     name = check_name(config.run_name)
     run_dir = workspace.root / "rl" / RUNS_DIR / name
     with _exclusive(run_dir):
         workspace.check_can_publish("rl", name, force)
         saved = _open_run_folder(run_dir, config, force)
-        return _train(config, workspace, name, run_dir, saved, force)
+        return _train(config, workspace, name, run_dir, saved, force, on_progress)
 
 
 def check_replay_fits_in_memory(transitions: int) -> None:
@@ -187,7 +203,7 @@ def _exclusive(run_dir: Path) -> Iterator[None]:
 
 
 def _train(config: TrainRLConfig, workspace: Workspace, name: str, run_dir: Path,
-           saved: dict | None, force: bool) -> Artifact:
+           saved: dict | None, force: bool, on_progress: ProgressListener | None) -> Artifact:
     device = resolve_device(config.device)
     seed_everything(config.seed)
     torch.set_num_threads(learner_threads(config.num_envs))
@@ -212,7 +228,7 @@ def _train(config: TrainRLConfig, workspace: Workspace, name: str, run_dir: Path
             report.info(f"resuming {name!r} at env step {state.counters.env_steps:,}")
         else:
             rollout.start()
-        trainer = Trainer(config, run_dir, setup, state, logger, envs)
+        trainer = Trainer(config, run_dir, setup, state, logger, envs, on_progress)
         elapsed, steps_per_s = trainer.train(name)
         final_eval = trainer.evaluate() if config.eval_episodes else None
 
@@ -246,9 +262,11 @@ class Trainer:
     """The loop of one run over its `RunState`: act, learn while the envs step, record."""
 
     def __init__(self, config: TrainRLConfig, run_dir: Path, setup: RLSetup, state: RunState,
-                 logger: RunLogger, envs: VecKitchenEnv):
+                 logger: RunLogger, envs: VecKitchenEnv,
+                 on_progress: ProgressListener | None = None):
         self.config, self.run_dir, self.setup = config, run_dir, setup
         self.state, self.logger, self.envs = state, logger, envs
+        self.on_progress = on_progress
 
     def train(self, name: str) -> tuple[float, float]:
         """Run to `env_steps`, then checkpoint; returns the seconds taken and env steps/s."""
@@ -277,6 +295,9 @@ class Trainer:
                 bar.advance(tick.env_steps, steps_per_s=round(steps_per_s),
                             subtasks=counters.recent_completed_subtasks,
                             alpha=self.state.agent.alpha)
+                if self.on_progress is not None:
+                    self.on_progress(Progress(counters.env_steps, config.env_steps, steps_per_s,
+                                              counters.recent_completed_subtasks))
             self.learn(counters.pending_updates)
             elapsed = time.perf_counter() - started
             self.save_checkpoint()

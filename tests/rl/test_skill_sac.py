@@ -89,3 +89,15 @@ def test_alpha_falls_while_the_divergence_is_below_its_target():
     for _ in range(3):
         agent.update(random_batch(), torch.Generator().manual_seed(0))
     assert agent.alpha < 1.0
+
+
+def test_an_exploding_log_std_leaves_acting_and_learning_finite():
+    agent, _ = make_agent()
+    with torch.no_grad():  # a policy whose log-std heads output ~1e4
+        agent.policy.head.bias[LATENT:] = 1e4
+    latents = agent.act(torch.randn(64, STATE_DIM).numpy(), torch.Generator().manual_seed(0),
+                        warmup=False)
+    assert torch.isfinite(torch.as_tensor(latents)).all()
+    metrics = agent.update(random_batch(), torch.Generator().manual_seed(0))
+    assert all(math.isfinite(value) for value in metrics.values())
+    assert all(torch.isfinite(p).all() for p in agent.policy.parameters())

@@ -1,0 +1,1 @@
+"""Studies of many runs: their results, statistics with rliable, and the report."""
