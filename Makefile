@@ -6,7 +6,7 @@ WORKSPACE ?= workspace
 PTGM = $(BIN)/ptgm --workspace $(WORKSPACE)
 export MUJOCO_GL ?= egl
 
-.PHONY: setup test test-quick quick reproduce study bench clean
+.PHONY: setup browser test test-quick quick reproduce study bench clean
 
 setup: $(VENV)/.installed
 
@@ -18,8 +18,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q
+
+# `ptgm report`'s test opens the page in Debian's chromium, installed here when it is missing and
+# this is a root shell with apt-get; elsewhere install chromium yourself, or that test is skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+		[ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; } || \
+		echo "chromium is not installed: the report's browser test will be skipped"
 
 # Everything but the tests marked slow (the stages end to end, the pre-trained fixtures): < 1 min.
 test-quick: setup

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import time
 from dataclasses import asdict, dataclass
@@ -117,6 +118,10 @@ def execute(config: SweepOptions, workspace: Workspace, runs: list[TrainRLConfig
             statuses: dict[str, RunStatus]) -> None:
     """The runs as Ray tasks, with a live table until all have ended. Ctrl-C cancels them; each
     keeps its last checkpoint."""
+    if config.address is not None and token_available():
+        # A local Ray authenticates with the token by default; a driver joining a cluster must
+        # ask to, before Ray reads its settings at import.
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
     import ray
 
     start_ray(config)
@@ -182,6 +187,12 @@ def start_ray(config: SweepOptions) -> None:
         raise PtgmError(f"cannot reach a Ray cluster at --address {config.address}: "
                         f"{str(error).splitlines()[0]}; start one with `ray start --head`, or "
                         "leave --address out for a local Ray") from None
+
+
+def token_available() -> bool:
+    """Whether this machine holds a Ray authentication token (`ray get-auth-token`)."""
+    return bool(os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+                or (Path.home() / ".ray" / "auth_token").is_file())
 
 
 def finish(reference, status: RunStatus) -> None:

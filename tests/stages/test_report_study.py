@@ -114,7 +114,7 @@ def test_the_page_loads_every_image_and_video_without_errors(published_report, t
 
 
 def test_an_unknown_source_is_a_one_line_error(evaluated_runs, run_cli):
-    result = run_cli(evaluated_runs, "report", "nothing-here")
+    result = run_cli(evaluated_runs, "report", "nothing-here", "--name", "unknown")
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: no sweep or run named 'nothing-here'")
     assert len(result.stderr.strip().splitlines()) == 1

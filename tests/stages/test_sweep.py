@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,13 +23,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(2 * SWEEP_SECONDS)]
 TINY = ("--env-steps", "200", "--num-envs", "1", "--warmup-transitions", "10",
         "--batch-size", "16", "--episode-steps", "50", "--hidden", "32",
         "--checkpoint-every", "100", "--eval-every", "100", "--eval-episodes", "1",
-        "--health-episodes", "0", "--episodes", "2")
+        "--episodes", "2")
+NO_CHECK = ("--health-episodes", "0")  # PTGM's check of its pre-trained models, not needed here
 
 
 def test_a_local_sweep_runs_and_evaluates_every_combination(pretrained_workspace, run_cli):
     workspace = pretrained_workspace
     result = run_cli(workspace, "sweep", "pair", "--algo", "ptgm,sac", "--seeds", "0-1", *TINY,
-                     "--cpus", "2", timeout=SWEEP_SECONDS)
+                     *NO_CHECK, "--cpus", "2", timeout=SWEEP_SECONDS)
     assert result.returncode == 0, result.stderr
     names = ["pair-ptgm-seed0", "pair-sac-seed0", "pair-ptgm-seed1", "pair-sac-seed1"]
     for name in names:
@@ -50,7 +52,8 @@ def test_a_local_sweep_runs_and_evaluates_every_combination(pretrained_workspace
 def test_a_killed_sweep_finishes_the_missing_runs_and_keeps_the_finished_ones(
         pretrained_workspace, run_cli, cli_command):
     workspace = pretrained_workspace
-    command = ("sweep", "cut", "--algo", "ptgm,sac", "--seeds", "0-1", *TINY, "--cpus", "2")
+    command = ("sweep", "cut", "--algo", "ptgm,sac", "--seeds", "0-1", *TINY, *NO_CHECK,
+               "--cpus", "2")
     process = subprocess.Popen(cli_command(workspace, *command), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     first = workspace.path("eval", "cut-ptgm-seed0") / "manifest.json"
@@ -83,12 +86,14 @@ def test_a_run_made_with_other_options_is_refused(pretrained_workspace, run_cli)
 
 @pytest.mark.skipif(shutil.which("ray", path=str(Path(sys.executable).parent)) is None,
                     reason="needs the ray command")
-def test_a_sweep_runs_on_a_ray_head_started_separately(pretrained_workspace, run_cli, tmp_path):
+def test_a_sweep_runs_on_a_ray_head_started_separately(pretrained_workspace, run_cli):
     ray = str(Path(sys.executable).parent / "ray")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "RAY_TMPDIR": str(tmp_path)}
+    # Its own session folder, short enough for the head's Unix sockets (107 bytes at most).
+    ray_folder = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    env = {**os.environ, "RAY_TMPDIR": ray_folder}
     started = subprocess.run([ray, "start", "--head", f"--port={port}", "--num-cpus=2",
                               "--node-ip-address=127.0.0.1", "--disable-usage-stats",
                               "--include-dashboard=false"],
@@ -99,6 +104,7 @@ def test_a_sweep_runs_on_a_ray_head_started_separately(pretrained_workspace, run
                          "--address", f"127.0.0.1:{port}", timeout=SWEEP_SECONDS)
     finally:
         subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
+        shutil.rmtree(ray_folder, ignore_errors=True)
     assert result.returncode == 0, result.stderr
     assert pretrained_workspace.exists("sweep", "remote")
     assert pretrained_workspace.exists("eval", "remote-sac-seed0")
