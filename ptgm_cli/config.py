@@ -69,7 +69,8 @@ def resolve_config(
         problem = error.errors()[0]
         if not problem["loc"]:  # a check across options, whose message names them
             raise PtgmError(problem["msg"].removeprefix("Value error, ")) from None
-        option = flag("-".join(str(part) for part in problem["loc"]))
+        # An item of a list option is reported as the option (`--seeds`, not `--seeds-0`).
+        option = flag("-".join(part for part in problem["loc"] if isinstance(part, str)))
         if problem["type"] == "value_error":  # our own checks, whose message names the value
             raise PtgmError(f"{option}: {problem['msg'].removeprefix('Value error, ')}") from None
         raise PtgmError(f"{option}: {problem['msg']} (got {problem.get('input')!r})") from None

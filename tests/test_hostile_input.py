@@ -33,8 +33,10 @@ def assert_refused(result, message: str) -> None:
     (("train-rl", "--env-steps", "300"), "--env-steps 300 ends before an episode does"),
     (("train-rl", "--buffer-transitions", str(10**12)), "--buffer-transitions 1,000,000,000,000 "
      "needs"),
-    *(((command, "--seed", SEED_TOO_BIG), "--seed: Input should be less than or equal to "
-       "4294967295") for command, *_ in STAGES),
+    *(((command, seed, SEED_TOO_BIG), f"{seed}: Input should be less than or equal to "
+       "4294967295") for command, *_ in STAGES
+      for seed in ["--seeds" if command == "sweep" else "--seed"]),
+    (("sweep", "--seeds", "0-2,x"), "--seeds: 'x' is not a seed or a range of seeds"),
 ])
 def test_options_no_command_can_work_with(tmp_path, run_cli, args, message):
     assert_refused(run_cli(tmp_path / "workspace", *args), message)
