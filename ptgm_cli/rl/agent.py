@@ -84,3 +84,24 @@ class SACAgent:
         for name, optimizer in self.optimizers().items():
             optimizer.load_state_dict(state["optimizers"][name])
         self.updates = state["updates"]
+
+
+class PolicyCriticAgent(SACAgent):
+    """A high-level agent with a `policy` network, twin `critics` and their targets, and an
+    optimiser for each learner (PTGM's discrete SAC, SPiRL's SAC over skills): their networks
+    and optimisers, under the names checkpoints store them."""
+
+    policy: nn.Module
+    critics: nn.Module
+    target_critics: nn.Module
+    policy_optimizer: torch.optim.Optimizer
+    critic_optimizer: torch.optim.Optimizer
+    alpha_optimizer: torch.optim.Optimizer
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"policy": self.policy, "critics": self.critics,
+                "target_critics": self.target_critics}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"policy": self.policy_optimizer, "critic": self.critic_optimizer,
+                "alpha": self.alpha_optimizer}

@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ptgm_cli.rl.agent import SACAgent, soft_update
+from ptgm_cli.rl.agent import PolicyCriticAgent, soft_update
 from ptgm_cli.rl.critics import CriticEnsemble
 
 KL_CLAMP = 100.0
@@ -132,7 +132,7 @@ def fresh_copy(network: nn.Module) -> nn.Module:
     return network
 
 
-class DiscreteSAC(SACAgent):
+class DiscreteSAC(PolicyCriticAgent):
     """Policy over codes, two critics with targets, and the tuned temperature.
 
     `prior` is the frozen goal prior (a module mapping states to logits) or None for
@@ -167,14 +167,6 @@ class DiscreteSAC(SACAgent):
         self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=lr, fused=True)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=lr, fused=True)
         self.updates = 0
-
-    def modules(self) -> dict[str, nn.Module]:
-        return {"policy": self.policy, "critics": self.critics,
-                "target_critics": self.target_critics}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"policy": self.policy_optimizer, "critic": self.critic_optimizer,
-                "alpha": self.alpha_optimizer}
 
     def time_left(self, steps: torch.Tensor) -> torch.Tensor | None:
         """The critics' time input: the fraction of the episode left after `steps` env steps."""

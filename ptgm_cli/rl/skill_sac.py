@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ptgm_cli.models.skills import gaussian_kl
-from ptgm_cli.rl.agent import SACAgent, soft_update
+from ptgm_cli.rl.agent import PolicyCriticAgent, soft_update
 
 LATENT_RANGE = 2.0  # z = LATENT_RANGE * tanh(u): the skill prior is a unit-variance Gaussian
 DIVERGENCE_CLAMP = 100.0
@@ -72,7 +72,7 @@ def sample_gaussian(mean: torch.Tensor, log_std: torch.Tensor,
     return mean + log_std.exp() * noise
 
 
-class SkillSAC(SACAgent):
+class SkillSAC(PolicyCriticAgent):
     """Policy over skills, two critics with targets, the temperature; `prior` is the frozen
     skill prior (a module mapping states to the mean and log-std of u, concatenated)."""
 
@@ -94,14 +94,6 @@ class SkillSAC(SACAgent):
         self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=lr)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=lr)
         self.updates = 0
-
-    def modules(self) -> dict[str, nn.Module]:
-        return {"policy": self.policy, "critics": self.critics,
-                "target_critics": self.target_critics}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"policy": self.policy_optimizer, "critic": self.critic_optimizer,
-                "alpha": self.alpha_optimizer}
 
     def policy_distribution(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return gaussian(self.policy(states))
