@@ -8,7 +8,6 @@ was trained with.
 from __future__ import annotations
 
 import copy
-import functools
 import math
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ from ptgm_cli.configs import DECODERS, SKILL_ALGOS, TrainRLConfig
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.kitchen.layout import N_ACTION, OBS_DIM
 from ptgm_cli.manifests import ParentRef
-from ptgm_cli.models.features import OBS_NAMES, feature_names, state_features
+from ptgm_cli.models.features import OBS_NAMES, feature_names
 from ptgm_cli.rl.agent import SACAgent
 from ptgm_cli.rl.continuous_sac import ContinuousSAC
 from ptgm_cli.rl.discrete_sac import DiscreteSAC, fresh_copy
@@ -102,13 +101,11 @@ def build_spirl(config: TrainRLConfig, workspace: Workspace, device: torch.devic
         raise PtgmError(f"skills {config.skills!r} have a {decoder} decoder; --algo {config.algo} "
                         f"needs the {wanted} one: give --skills or train them with `ptgm "
                         f"train-skills --decoder {wanted} --name {wanted}`")
-    skills_config = artifact.manifest.config
-    features = functools.partial(state_features, state_features=skills_config["state_features"])
     agent = SkillSAC(
         model.prior, model.state_mean, model.state_std, model.latent_dim,
         target_divergence=config.target_divergence, gamma=config.gamma, tau=config.tau,
         lr=config.lr, hidden=config.hidden, critic_layers=config.critic_layers, device=device,
     )
-    return RLSetup(agent, skill_options(model, features), [artifact.ref],
+    return RLSetup(agent, skill_options(model), [artifact.ref],
                    artifact.manifest.shapes.state_names, None, PriorSkills(model.prior),
                    model.latent_dim)

@@ -133,7 +133,7 @@ def load_skills(workspace: Workspace, name: str) -> tuple[SkillModel, Artifact]:
              if found[what] != value]
     if wrong:
         raise PtgmError(f"skills {name!r} record {', '.join(wrong)}; {fix}")
-    model = SkillModel(len(shapes.state_names), N_ACTION, config.skill_length, config.latent_dim,
+    model = SkillModel(config.state_features, N_ACTION, config.skill_length, config.latent_dim,
                        config.hidden, config.decoder == "closed-loop")
     load_weights(model, artifact.file(SKILLS_FILE), fix)
     return model, artifact

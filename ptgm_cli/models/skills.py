@@ -18,9 +18,11 @@ KL(q || N(0, I)), plus KL(q || p) for the prior; both KLs averaged over the late
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
+from ptgm_cli.models.features import feature_names, state_features
 from ptgm_cli.models.mlp import MLP
 
 SKILLS_FILE = "skills.safetensors"
@@ -36,12 +38,15 @@ def gaussian_kl(mean_q: torch.Tensor, log_std_q: torch.Tensor, mean_p: torch.Ten
 
 class SkillModel(nn.Module):
     """Encoder, decoder (open- or closed-loop) and learned prior over `latent_dim` latents of
-    `skill_length`-action skills. States are standardised inside, like the prior's MLP inputs."""
+    `skill_length`-action skills over the `state_features` of observations. States are
+    standardised inside, like the prior's MLP inputs."""
 
-    def __init__(self, state_dim: int, action_dim: int, skill_length: int = 10,
+    def __init__(self, state_features: str, action_dim: int, skill_length: int = 10,
                  latent_dim: int = 10, hidden: int = 128, closed_loop: bool = True):
         super().__init__()
-        self.state_dim, self.action_dim = state_dim, action_dim
+        self.state_features = state_features
+        self.state_dim = state_dim = len(feature_names(state_features))
+        self.action_dim = action_dim
         self.skill_length, self.latent_dim, self.closed_loop = skill_length, latent_dim, closed_loop
         self.register_buffer("state_mean", torch.zeros(state_dim))
         self.register_buffer("state_std", torch.ones(state_dim))
@@ -56,6 +61,10 @@ class SkillModel(nn.Module):
             self.decoder_output = nn.Linear(hidden, action_dim)
             self.first_action = nn.Parameter(torch.zeros(action_dim))
         self.prior = MLP(state_dim, 2 * latent_dim, hidden, blocks=4)  # 6 layers, as SPiRL's
+
+    def features(self, observations: np.ndarray) -> np.ndarray:
+        """The model's state input of 59-dim observations."""
+        return state_features(observations, self.state_features)
 
     def fit_state_normalisation(self, states: torch.Tensor) -> None:
         """Standardise states with the training states' statistics, in every network."""

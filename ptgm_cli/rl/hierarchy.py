@@ -74,8 +74,8 @@ class SkillDecoding:
     state reached and z at every step; open-loop (SPiRL), the skill's actions decoded from z when
     it starts and played in order."""
 
-    def __init__(self, model: SkillModel, features: Features):
-        self.model, self.features = model.eval(), features
+    def __init__(self, model: SkillModel):
+        self.model = model.eval()
         self.plan: np.ndarray | None = None  # open-loop: the current skill's actions
 
     @torch.no_grad()
@@ -83,16 +83,16 @@ class SkillDecoding:
                  step: int) -> np.ndarray:
         latents = torch.as_tensor(latents, dtype=torch.float32)
         if self.model.closed_loop:
-            states = torch.from_numpy(self.features(observations))
+            states = torch.from_numpy(self.model.features(observations))
             return self.model.decode_step(states, latents).numpy()
         if step == 0:
             self.plan = self.model.decode(latents).numpy()
         return self.plan[:, step]
 
 
-def skill_options(model: SkillModel, features: Features) -> Options:
+def skill_options(model: SkillModel) -> Options:
     """A skill (a point in the latent space) every `skill_length` steps, decoded by `model`."""
-    return Options(model.skill_length, features, SkillDecoding(model, features),
+    return Options(model.skill_length, model.features, SkillDecoding(model),
                    (model.latent_dim,), np.float32)
 
 

@@ -14,7 +14,6 @@ low-level policy?
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 
@@ -32,7 +31,6 @@ from ptgm_cli.kitchen.env import KitchenEnv
 from ptgm_cli.kitchen.layout import N_ACTION, qpos_state_from_obs
 from ptgm_cli.kitchen.tasks import SUBTASKS
 from ptgm_cli.manifests import Manifest
-from ptgm_cli.models.features import state_features
 from ptgm_cli.models.mlp import MIN_INPUT_STD
 from ptgm_cli.models.skills import SkillModel
 from ptgm_cli.models.training import seed_everything
@@ -73,8 +71,6 @@ def run(config: EvalSkillsConfig, workspace: Workspace, force: bool = False) -> 
     rng = np.random.default_rng(config.seed)
     chosen = np.sort(rng.choice(len(segments), min(config.segments, len(segments)),
                                 replace=False))
-    features = functools.partial(state_features,
-                                 state_features=skills.manifest.config["state_features"])
     manifest = Manifest(kind="eval", name=config.name, seed=config.seed,
                         parents=[skills.ref, dataset.ref], config=config.model_dump(mode="json"))
     with workspace.publish(manifest, overwrite=force) as staging:
@@ -82,7 +78,7 @@ def run(config: EvalSkillsConfig, workspace: Workspace, force: bool = False) -> 
         env.reset(seed=config.seed)
         with report.progress(len(chosen), "eval-skills: demonstrations") as bar:
             ratios, action_mse = reproduce_segments(
-                env, model, features, episodes, segments.state_rows[chosen],
+                env, model, episodes, segments.state_rows[chosen],
                 segments.action_rows[chosen], on_segment=lambda: bar.advance(1))
         metrics = {"segments": len(chosen), "action_mse": float(np.mean(action_mse))}
         for player, values in ratios.items():
@@ -90,7 +86,7 @@ def run(config: EvalSkillsConfig, workspace: Workspace, force: bool = False) -> 
             metrics[player] = {"ratio_median": median, "ratio_q1": q1, "ratio_q3": q3}
         if config.prior_episodes:
             metrics["prior_rollouts"], metrics["zero_action_rollouts"] = health_check(
-                config, model, features)
+                config, model)
         staging.manifest.metrics = metrics
         staging.file("results.json").write_text(json.dumps({
             "state_rows": segments.state_rows[chosen, 0].tolist(),
@@ -101,7 +97,7 @@ def run(config: EvalSkillsConfig, workspace: Workspace, force: bool = False) -> 
     return workspace.load("eval", config.name)
 
 
-def reproduce_segments(env: KitchenEnv, model: SkillModel, features, episodes: Episodes,
+def reproduce_segments(env: KitchenEnv, model: SkillModel, episodes: Episodes,
                        state_rows: np.ndarray, action_rows: np.ndarray,
                        on_segment: Callable[[], None]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Test 1: per segment and player, the final over the initial distance to the segment's
@@ -113,7 +109,7 @@ def reproduce_segments(env: KitchenEnv, model: SkillModel, features, episodes: E
     action_mse = np.empty(len(state_rows))
     for index, (rows, actions) in enumerate(zip(state_rows, action_rows, strict=True)):
         demonstration = episodes.actions[actions]
-        players = segment_players(model, features, episodes, rows, demonstration)
+        players = segment_players(model, episodes, rows, demonstration)
         target = qpos_states[rows[-1]] / scale
         for player, act in players.items():
             reached, executed = play_segment(env, episodes, int(rows[0]), act, len(actions))
@@ -126,19 +122,19 @@ def reproduce_segments(env: KitchenEnv, model: SkillModel, features, episodes: E
     return ratios, action_mse
 
 
-def segment_players(model: SkillModel, features, episodes: Episodes, rows: np.ndarray,
+def segment_players(model: SkillModel, episodes: Episodes, rows: np.ndarray,
                     demonstration: np.ndarray) -> dict[str, SegmentPlayer]:
     """Who plays a demonstration segment: its decoded skill, zero actions, its own actions."""
-    return {"skill": skill_player(model, features, episodes, rows, demonstration),
+    return {"skill": skill_player(model, episodes, rows, demonstration),
             "zero action": lambda observation, step: np.zeros(N_ACTION),
             "demonstration": lambda observation, step: demonstration[step]}
 
 
 @torch.no_grad()
-def skill_player(model: SkillModel, features, episodes: Episodes, rows: np.ndarray,
+def skill_player(model: SkillModel, episodes: Episodes, rows: np.ndarray,
                  actions: np.ndarray) -> SegmentPlayer:
     """The decoded skill of a demonstration segment, z being the posterior's mean."""
-    states = torch.from_numpy(features(episodes.observations[rows]))[None]
+    states = torch.from_numpy(model.features(episodes.observations[rows]))[None]
     latent, _ = model.posterior(states, torch.from_numpy(actions.astype(np.float32))[None])
     if not model.closed_loop:
         plan = model.decode(latent)[0].numpy()
@@ -146,7 +142,7 @@ def skill_player(model: SkillModel, features, episodes: Episodes, rows: np.ndarr
 
     def act(observation: np.ndarray, step: int) -> np.ndarray:
         with torch.no_grad():
-            state = torch.from_numpy(features(observation[None]))
+            state = torch.from_numpy(model.features(observation[None]))
             return model.decode_step(state, latent)[0].numpy()
     return act
 
@@ -164,13 +160,13 @@ def play_segment(env: KitchenEnv, episodes: Episodes, row: int, act: SegmentPlay
     return qpos_state_from_obs(observation), np.array(executed)
 
 
-def health_check(config: EvalSkillsConfig, model: SkillModel, features) -> tuple[dict, dict]:
+def health_check(config: EvalSkillsConfig, model: SkillModel) -> tuple[dict, dict]:
     """Test 2: the skill prior's rollouts from reset (`rl.evaluation.prior_rollouts`), and zero
     actions in the same episodes."""
     seeds = worker_seeds(config.seed, ROLLOUT_ENVS)
     results = []
     for label, options, actor in (
-            ("prior's skills", skill_options(model, features), PriorSkills(model.prior)),
+            ("prior's skills", skill_options(model), PriorSkills(model.prior)),
             ("zero actions", flat_options(N_ACTION), ZeroActions())):
         with report.progress(config.prior_episodes, f"eval-skills: {label} from reset") as bar:
             results.append(prior_rollouts(options, actor, config.prior_episodes,

@@ -21,7 +21,7 @@ from ptgm_cli.errors import PtgmError
 from ptgm_cli.manifests import Manifest
 from ptgm_cli.stages.evaluate import offscreen_frame_rate
 from ptgm_cli.studies import figures, media, statistics
-from ptgm_cli.studies.page import Study, html_page, markdown
+from ptgm_cli.studies.page import RunRow, Study, html_page, markdown
 from ptgm_cli.studies.results import RunResult, by_algo, gather
 from ptgm_cli.workspace import Artifact, Workspace
 
@@ -70,7 +70,8 @@ def run(config: ReportConfig, workspace: Workspace, force: bool = False) -> Arti
                                   for point, metrics in by_point.items()}
                            for algo, by_point in study.estimates.items()},
              "improvement": {other: asdict(value) for other, value in study.improvement.items()},
-             "success": study.success}, indent=1))
+             "success": study.success, "per_run": [asdict(row) for row in study.run_rows]},
+            indent=1))
         staging.file("report.html").write_text(
             html_page(study, curves_png, subtasks_png, videos, gallery, gallery_run))
     report.results.print(markdown(study), markup=False, highlight=False, soft_wrap=True)
@@ -107,11 +108,23 @@ def summarise(config: ReportConfig, groups: dict[str, list[RunResult]]) -> Study
     success = {algo: {task: float(np.mean([run.final["success"][task] for run in group]))
                       for task in group[0].final["success"]}
                for algo, group in groups.items()}
+    run_points = [point_label(point) for point in config.points
+                  if any(point in run.evaluations for group in groups.values() for run in group)]
     return Study(
         title=f"ptgm report {config.name!r}", points=[*labels, FINAL], estimates=estimates,
         runs={algo: len(group) for algo, group in groups.items()}, reference=config.reference,
         improvement=improvement, success=success,
-        command="ptgm report " + " ".join(config.sources))
+        command="ptgm report " + " ".join(config.sources), run_points=[*run_points, FINAL],
+        run_rows=[run_row(run, config.points) for group in groups.values() for run in group])
+
+
+def run_row(run: RunResult, points: tuple[int, ...]) -> RunRow:
+    scores = {point_label(point): run.evaluations[point] for point in points
+              if point in run.evaluations}
+    scores[FINAL] = run.final["completed_subtasks_mean"]
+    return RunRow(name=run.name, algo=run.algo, seed=run.seed, pretrained=run.pretrained,
+                  health=run.health, scores=scores,
+                  final_stderr=run.final["completed_subtasks_stderr"])
 
 
 def learning_curves(config: ReportConfig, groups: dict[str, list[RunResult]]) -> dict:

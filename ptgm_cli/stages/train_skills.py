@@ -45,7 +45,7 @@ def run(config: TrainSkillsConfig, workspace: Workspace, force: bool = False) ->
     def examples(segments):
         return gathered((states, segments.state_rows), (actions, segments.action_rows))
 
-    model = SkillModel(len(feature_names(config.state_features)), N_ACTION, config.skill_length,
+    model = SkillModel(config.state_features, N_ACTION, config.skill_length,
                        config.latent_dim, config.hidden, config.decoder == "closed-loop")
     model.fit_state_normalisation(states[train.state_rows[:, 0]])
     manifest = Manifest(

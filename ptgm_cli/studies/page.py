@@ -11,6 +11,10 @@ from ptgm_cli.studies.media import CodeView
 from ptgm_cli.studies.statistics import Estimate
 
 GALLERY_COLUMNS = 6
+HEALTH_NOTE = ("Per run: completed subtasks in the periodic evaluations and the final one (mean ± "
+               "standard error); the health check is how often its pre-trained prior, sampled "
+               "from reset, completed the task's first subtask (`ptgm eval-policy`, `ptgm "
+               "eval-skills`).")
 METRIC_LABELS = {"iqm": "IQM", "mean": "mean"}
 
 STYLE = """
@@ -27,6 +31,31 @@ figure { margin: 1em 0; }
 
 
 @dataclass(frozen=True)
+class RunRow:
+    """One run in the per-run table: its completed subtasks at the points it reached and in its
+    final evaluation, next to its pre-trained models' health check."""
+
+    name: str
+    algo: str
+    seed: int
+    pretrained: str
+    health: float | None  # the prior's rate of the task's first subtask from reset
+    scores: dict[str, float]  # point label -> completed subtasks; "final" -> the eval's mean
+    final_stderr: float
+
+    def cells(self, points: list[str]) -> list[str]:
+        health = "-" if self.health is None else f"{self.health:.0%}"
+        scores = [f"{self.scores[point]:.2f}" if point in self.scores else "-"
+                  for point in points[:-1]]
+        final = f"{self.scores[points[-1]]:.2f} ± {self.final_stderr:.2f}"
+        return [self.name, self.algo, str(self.seed), self.pretrained or "-", health, *scores,
+                final]
+
+
+RUN_HEADER = ["run", "algorithm", "seed", "pre-trained", "health check"]
+
+
+@dataclass(frozen=True)
 class Study:
     """What the report says: per algorithm and point (an env-step count, or 'final'), the
     estimates; P(reference improves on each baseline); per-subtask success."""
@@ -39,6 +68,8 @@ class Study:
     improvement: dict[str, Estimate]  # baseline -> P(reference > baseline), final scores
     success: dict[str, dict[str, float]]  # algo -> subtask -> mean success rate
     command: str
+    run_points: list[str]  # the per-run table's columns: points some run reached, "final"
+    run_rows: list[RunRow]
 
 
 def markdown(study: Study) -> str:
@@ -61,6 +92,9 @@ def markdown(study: Study) -> str:
               "|---|" + "---|" * len(tasks)]
     lines += [f"| {algo} | " + " | ".join(f"{rates[task]:.0%}" for task in tasks) + " |"
               for algo, rates in study.success.items()]
+    header = [*RUN_HEADER, *study.run_points]
+    lines += ["", HEALTH_NOTE, "", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    lines += ["| " + " | ".join(row.cells(study.run_points)) + " |" for row in study.run_rows]
     return "\n".join(lines) + "\n"
 
 
@@ -103,6 +137,9 @@ def html_page(study: Study, curves_png: bytes, subtasks_png: bytes, videos: dict
         "<h2>Subtasks</h2>", success,
         f'<figure><img alt="per-subtask success" src="{_data_uri("image/png", subtasks_png)}">'
         "</figure>",
+        "<h2>Runs</h2>", f"<p>{html.escape(HEALTH_NOTE)}</p>",
+        _table([*RUN_HEADER, *study.run_points],
+               [row.cells(study.run_points) for row in study.run_rows]),
     ]
     if videos:
         parts.append("<h2>Rollouts</h2><div class=\"videos\">")

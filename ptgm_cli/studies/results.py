@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 
 from ptgm_cli.errors import PtgmError
+from ptgm_cli.manifests import Manifest
 from ptgm_cli.rl.logger import read_metrics
 from ptgm_cli.workspace import Artifact, Workspace
 
@@ -23,6 +24,8 @@ class RunResult:
     evaluations: dict[int, float]  # env steps (a multiple of eval_every) -> completed subtasks
     final: dict  # the run's eval: completed subtasks, per-subtask success, episodes
     artifacts: tuple[Artifact, ...]  # the run and its eval
+    pretrained: str  # the names of the pre-trained models it ran on ("" for flat SAC)
+    health: float | None  # their health check: the prior's rate of the task's first subtask
 
 
 def gather(workspace: Workspace, sources: tuple[str, ...]) -> tuple[list[RunResult],
@@ -52,10 +55,34 @@ def run_result(workspace: Workspace, name: str) -> RunResult:
         if "eval/completed_subtasks" in record:
             point = record["step"] // config["eval_every"] * config["eval_every"]
             evaluations[point] = record["eval/completed_subtasks"]
-    return RunResult(name=name, algo=config["algo"], seed=config["seed"],
-                     tasks=tuple(config["tasks"]), env_steps=run.manifest.metrics["env_steps"],
-                     evaluations=evaluations, final=evaluation.manifest.metrics,
-                     artifacts=(run, evaluation))
+    tasks = tuple(config["tasks"])
+    return RunResult(name=name, algo=config["algo"], seed=config["seed"], tasks=tasks,
+                     env_steps=run.manifest.metrics["env_steps"], evaluations=evaluations,
+                     final=evaluation.manifest.metrics, artifacts=(run, evaluation),
+                     pretrained=", ".join(dict.fromkeys(ref.name for ref in run.manifest.parents)),
+                     health=health_check(workspace, run,
+                                         tasks if config["any_order"] else tasks[:1]))
+
+
+def health_check(workspace: Workspace, run: Artifact, firsts: tuple[str, ...]) -> float | None:
+    """How often the prior's codes (skills) from reset completed a subtask the run's task can
+    start with, as `ptgm eval-policy` (`eval-skills`) measured it on exactly the run's
+    pre-trained models (the check with the most episodes); None when none was made."""
+    models = _parents(run.manifest)
+    checks = []
+    for name in workspace.names("eval"):
+        manifest = workspace.read_manifest("eval", name)
+        rollouts = manifest.metrics.get("prior_rollouts")
+        if models and rollouts and models <= _parents(manifest):
+            checks.append(rollouts)
+    if not checks:
+        return None
+    best = max(checks, key=lambda rollouts: rollouts["episodes"])
+    return max(best["success"][task] for task in firsts)
+
+
+def _parents(manifest: Manifest) -> set[tuple[str, str, str]]:
+    return {(ref.kind, ref.name, ref.manifest_sha256) for ref in manifest.parents}
 
 
 def by_algo(runs: list[RunResult]) -> dict[str, list[RunResult]]:

@@ -8,12 +8,12 @@ import torch
 
 from ptgm_cli.models.skills import SkillModel, gaussian_kl, skill_objective
 
-STATE_DIM, ACTION_DIM, LENGTH, LATENT = 6, 3, 4, 2
+STATE_DIM, ACTION_DIM, LENGTH, LATENT = 30, 3, 4, 2  # qpos30 states
 
 
 def model(closed_loop: bool) -> SkillModel:
     torch.manual_seed(0)
-    return SkillModel(STATE_DIM, ACTION_DIM, LENGTH, LATENT, hidden=16, closed_loop=closed_loop)
+    return SkillModel("qpos30", ACTION_DIM, LENGTH, LATENT, hidden=16, closed_loop=closed_loop)
 
 
 def batch(size: int = 8) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,7 +16,6 @@ from ptgm_cli.rl.hierarchy import (
     Rollout,
     actions_as_given,
     goal_options,
-    observations_as_states,
     skill_options,
 )
 from ptgm_cli.rl.vec_env import EnvSpec
@@ -154,9 +153,9 @@ def test_a_saved_state_holds_the_workers_generators():
 def test_a_worker_plays_a_skill_as_its_decoder_would_here(closed_loop):
     """Closed-loop: an action from each state reached; open-loop: the decoded plan in order."""
     torch.manual_seed(0)
-    model = SkillModel(59, 9, skill_length=5, latent_dim=3, hidden=16,
+    model = SkillModel("obs59", 9, skill_length=5, latent_dim=3, hidden=16,
                        closed_loop=closed_loop).eval()
-    options = skill_options(model, observations_as_states)
+    options = skill_options(model)
     latent = np.array([[0.5, -1.0, 1.5]], np.float32)
     local = KitchenEnv(SPEC.tasks, ordered=SPEC.ordered, max_episode_steps=SPEC.max_episode_steps)
     observation = local.reset(seed=3)[0]

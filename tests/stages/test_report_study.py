@@ -50,6 +50,9 @@ def evaluated_runs(pretrained_workspace, run_cli, tiny_rl_options):
         assert trained.returncode == 0, trained.stderr
         evaluated = run_cli(pretrained_workspace, "eval", name, "--episodes", "2")
         assert evaluated.returncode == 0, evaluated.stderr
+    checked = run_cli(pretrained_workspace, "eval-policy", "--states", "5", "--subtask-trials",
+                      "1", "--prior-episodes", "3", "--episode-steps", "30")
+    assert checked.returncode == 0, checked.stderr
     return pretrained_workspace
 
 
@@ -78,6 +81,27 @@ def test_the_report_tables_hold_the_runs_statistics(evaluated_runs, published_re
         (kind, f"{algo}-seed{seed}") for algo, seed in RUNS for kind in ("rl", "eval")}
     for figure in ("curves.png", "subtasks.png"):
         assert artifact.file(figure).read_bytes().startswith(b"\x89PNG")
+
+
+def test_each_run_is_listed_with_its_pre_trained_models_health_check(evaluated_runs,
+                                                                      published_report):
+    artifact, result = published_report
+    rows = {row["name"]: row for row in
+            json.loads(artifact.file("statistics.json").read_text())["per_run"]}
+    check = evaluated_runs.load("eval", "policy-default").manifest.metrics["prior_rollouts"]
+    first_task = evaluated_runs.load("rl", "ptgm-seed0").manifest.config["tasks"][0]
+    for algo, seed in RUNS:
+        row, name = rows[f"{algo}-seed{seed}"], f"{algo}-seed{seed}"
+        final = evaluated_runs.load("eval", name).manifest.metrics
+        assert row["scores"]["final"] == final["completed_subtasks_mean"]
+        assert row["final_stderr"] == final["completed_subtasks_stderr"]
+        assert set(row["scores"]) == {"150", "300", "final"}
+        if algo == "ptgm":  # its codebook, prior and policy are those eval-policy checked
+            assert row["pretrained"] == "default"
+            assert row["health"] == check["success"][first_task]
+        else:
+            assert row["pretrained"] == "" and row["health"] is None
+        assert f"| {name} | {algo} | {seed} |" in result.stdout
 
 
 def page_check(page: str, tmp_path) -> dict:
