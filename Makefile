@@ -112,8 +112,10 @@ $(W)/curves.png: | $(PTGM_EVAL) $(SPIRL_EVAL) $(SAC_EVAL)
 
 # PTGM on the defaults over pre-training seeds x RL seeds (docs/experiments.md): pre-training seed
 # S > 0 makes its own dataset, codebook, policy and prior, all named preS (seed 0's are the
-# defaults), and checks them with eval-policy; each RL seed trains PTGM on them to 1M env steps
-# with 50-episode evaluations every 50k, then a final 50-episode eval. Resumable like reproduce.
+# defaults), and checks them with eval-policy; each set of pre-trained models gets a health check
+# of 100 prior episodes (healthX); each RL seed trains PTGM on them to 1M env steps with
+# 50-episode evaluations every 50k, then a final 50-episode eval; `ptgm report study` puts each
+# run beside its health check. Resumable like reproduce.
 PRETRAIN_SEEDS ?= 0 1 2
 RL_SEEDS ?= 0 1
 STUDY_STEPS ?= 1000000
@@ -135,8 +137,15 @@ $(W)/eval/policy-pre$(1)/manifest.json: | $(W)/policy/pre$(1)/manifest.json $(W)
 		--name policy-pre$(1)
 endef
 
+define HEALTH
+$(W)/eval/health-$(call pretrained,$(1))/manifest.json: | $(W)/eval/policy-$(call pretrained,$(1))/manifest.json
+	$(PTGM) eval-policy --dataset $(call pretrained,$(1)) --codebook $(call pretrained,$(1)) \
+		--policy $(call pretrained,$(1)) --prior $(call pretrained,$(1)) --prior-episodes 100 \
+		--name health-$(call pretrained,$(1))
+endef
+
 define STUDY_RUN
-$(W)/rl/$(call study_run,$(1),$(2))/manifest.json: | $(W)/eval/policy-$(call pretrained,$(1))/manifest.json
+$(W)/rl/$(call study_run,$(1),$(2))/manifest.json: | $(W)/eval/health-$(call pretrained,$(1))/manifest.json
 	$(PTGM) train-rl --seed $(2) --env-steps $(STUDY_STEPS) --eval-episodes 50 \
 		--policy $(call pretrained,$(1)) --prior $(call pretrained,$(1)) \
 		--codebook $(call pretrained,$(1)) --name $(call study_run,$(1),$(2)) \
@@ -148,10 +157,12 @@ $(W)/eval/$(call study_run,$(1),$(2))/manifest.json: | $(W)/rl/$(call study_run,
 endef
 
 $(foreach S,$(filter-out 0,$(PRETRAIN_SEEDS)),$(eval $(call PRETRAINING,$(S))))
+$(foreach S,$(PRETRAIN_SEEDS),$(eval $(call HEALTH,$(S))))
 $(foreach S,$(PRETRAIN_SEEDS),$(foreach R,$(RL_SEEDS),$(eval $(call STUDY_RUN,$(S),$(R)))))
 
 study: $(foreach run,$(study_runs),$(W)/eval/$(run)/manifest.json)
 	$(PTGM) plot $(study_runs) --out $(W)/study-curves.png
+	$(PTGM) report $(study_runs) --name study --points 300000,1000000 --force
 	$(PTGM) status
 
 bench: setup

@@ -65,4 +65,13 @@ def test_study_pretrains_each_seed_and_trains_every_rl_seed_on_it(tmp_path):
         "ptgm-1m-seed0", "ptgm-1m-seed1", "ptgm-1m-pre3-seed0", "ptgm-1m-pre3-seed1"]
     assert all("--env-steps 1000000 --eval-episodes 50" in run for run in runs)
     assert "--policy pre3 --prior pre3 --codebook pre3" in runs[-1]
-    assert stages[-2].startswith("plot ptgm-1m-seed0 ptgm-1m-seed1 ptgm-1m-pre3-seed0")
+    # Each set of pre-trained models gets its health check before its runs start.
+    for models in ("default", "pre3"):
+        check = stages.index(f"eval-policy --dataset {models} --codebook {models} --policy "
+                             f"{models} --prior {models} --prior-episodes 100 --name "
+                             f"health-{models}")
+        assert check < min(index for index, stage in enumerate(stages)
+                           if stage.startswith("train-rl") and f"--prior {models}" in stage)
+    assert stages[-3].startswith("plot ptgm-1m-seed0 ptgm-1m-seed1 ptgm-1m-pre3-seed0")
+    assert stages[-2] == ("report ptgm-1m-seed0 ptgm-1m-seed1 ptgm-1m-pre3-seed0 "
+                          "ptgm-1m-pre3-seed1 --name study --points 300000,1000000 --force")
