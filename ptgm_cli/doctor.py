@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -94,6 +95,29 @@ def check_device() -> Check:
     return Check("device", "ok", f"--device auto: {resolve_device('auto').type} ({gpu})")
 
 
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return next(line.split(":", 1)[1].strip() for line in cpuinfo
+                        if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
+def check_numerics() -> Check:
+    """The kernels that round the float results. Another CPU kind, or MKL told to take other
+    kernels, rounds differently, and pre-training amplifies the difference: the same seed
+    trains other models there (docs/experiments.md, section 12)."""
+    try:
+        import torch
+    except ImportError:
+        return Check("numerics", "fail", "torch not installed", "run `make setup`")
+    mkl = os.environ.get("MKL_ENABLE_INSTRUCTIONS", "chosen by MKL")
+    return Check("numerics", "ok", f"{cpu_model()}: torch CPU kernels "
+                 f"{torch.backends.cpu.get_cpu_capability()}, MKL kernels {mkl}; models "
+                 "pre-trained on another CPU kind differ from this machine's")
+
+
 def run_checks() -> list[Check]:
     return [*check_versions(), check_simulation(), check_rendering(), check_torch_threads(),
-            check_device()]
+            check_device(), check_numerics()]
