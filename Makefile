@@ -112,10 +112,10 @@ $(W)/curves.png: | $(PTGM_EVAL) $(SPIRL_EVAL) $(SAC_EVAL)
 
 # PTGM on the defaults over pre-training seeds x RL seeds (docs/experiments.md): pre-training seed
 # S > 0 makes its own dataset, codebook, policy and prior, all named preS (seed 0's are the
-# defaults), and checks them with eval-policy; each set of pre-trained models gets a health check
-# of 100 prior episodes (healthX); each RL seed trains PTGM on them to 1M env steps with
-# 50-episode evaluations every 50k, then a final 50-episode eval; `ptgm report study` puts each
-# run beside its health check. Resumable like reproduce.
+# defaults); each set of pre-trained models is checked with eval-policy, whose health check plays
+# 100 prior episodes (health-X); each RL seed trains PTGM on them to 1M env steps with
+# 50-episode evaluations every 50k, then a final 50-episode eval; `ptgm report` of the runs puts
+# each beside its health check. Resumable like reproduce.
 PRETRAIN_SEEDS ?= 0 1 2
 RL_SEEDS ?= 0 1
 STUDY_STEPS ?= 1000000
@@ -132,13 +132,10 @@ $(W)/policy/pre$(1)/manifest.json: | $(W)/dataset/pre$(1)/manifest.json
 	$(PTGM) train-policy --dataset pre$(1) --seed $(1) --name pre$(1)
 $(W)/prior/pre$(1)/manifest.json: | $(W)/codebook/pre$(1)/manifest.json
 	$(PTGM) train-prior --dataset pre$(1) --codebook pre$(1) --seed $(1) --name pre$(1)
-$(W)/eval/policy-pre$(1)/manifest.json: | $(W)/policy/pre$(1)/manifest.json $(W)/prior/pre$(1)/manifest.json
-	$(PTGM) eval-policy --dataset pre$(1) --codebook pre$(1) --policy pre$(1) --prior pre$(1) \
-		--name policy-pre$(1)
 endef
 
 define HEALTH
-$(W)/eval/health-$(call pretrained,$(1))/manifest.json: | $(W)/eval/policy-$(call pretrained,$(1))/manifest.json
+$(W)/eval/health-$(call pretrained,$(1))/manifest.json: | $(W)/policy/$(call pretrained,$(1))/manifest.json $(W)/prior/$(call pretrained,$(1))/manifest.json
 	$(PTGM) eval-policy --dataset $(call pretrained,$(1)) --codebook $(call pretrained,$(1)) \
 		--policy $(call pretrained,$(1)) --prior $(call pretrained,$(1)) --prior-episodes 100 \
 		--name health-$(call pretrained,$(1))

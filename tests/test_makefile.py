@@ -65,7 +65,9 @@ def test_study_pretrains_each_seed_and_trains_every_rl_seed_on_it(tmp_path):
         "ptgm-1m-seed0", "ptgm-1m-seed1", "ptgm-1m-pre3-seed0", "ptgm-1m-pre3-seed1"]
     assert all("--env-steps 1000000 --eval-episodes 50" in run for run in runs)
     assert "--policy pre3 --prior pre3 --codebook pre3" in runs[-1]
-    # Each set of pre-trained models gets its health check before its runs start.
+    # Each set of pre-trained models is checked once, with the health check's 100 episodes,
+    # before its runs start.
+    assert sum(stage.startswith("eval-policy") for stage in stages) == 2
     for models in ("default", "pre3"):
         check = stages.index(f"eval-policy --dataset {models} --codebook {models} --policy "
                              f"{models} --prior {models} --prior-episodes 100 --name "
