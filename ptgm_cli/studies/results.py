@@ -28,6 +28,12 @@ class RunResult:
     health: float | None  # their health check: the prior's rate of the task's first subtask
 
 
+@dataclass(frozen=True)
+class HealthCheck:
+    parents: set[tuple[str, str, str]]  # (kind, name, manifest sha256) of the checked models
+    rollouts: dict  # `rl.evaluation.prior_rollouts`' summary
+
+
 def gather(workspace: Workspace, sources: tuple[str, ...]) -> tuple[list[RunResult],
                                                                      list[Artifact]]:
     """The runs of the named sweeps and runs, each once, and the sweeps themselves."""
@@ -42,10 +48,11 @@ def gather(workspace: Workspace, sources: tuple[str, ...]) -> tuple[list[RunResu
         else:
             raise PtgmError(f"no sweep or run named {source!r} in {workspace.root}; see "
                             "`ptgm status`")
-    return [run_result(workspace, name) for name in dict.fromkeys(names)], sweeps
+    checks = health_checks(workspace)
+    return [run_result(workspace, name, checks) for name in dict.fromkeys(names)], sweeps
 
 
-def run_result(workspace: Workspace, name: str) -> RunResult:
+def run_result(workspace: Workspace, name: str, checks: list[HealthCheck]) -> RunResult:
     if not workspace.exists("eval", name):
         raise PtgmError(f"run {name!r} has no eval; make it with `ptgm eval {name}`")
     run, evaluation = workspace.load("rl", name), workspace.load("eval", name)
@@ -60,24 +67,31 @@ def run_result(workspace: Workspace, name: str) -> RunResult:
                      env_steps=run.manifest.metrics["env_steps"], evaluations=evaluations,
                      final=evaluation.manifest.metrics, artifacts=(run, evaluation),
                      pretrained=", ".join(dict.fromkeys(ref.name for ref in run.manifest.parents)),
-                     health=health_check(workspace, run,
-                                         tasks if config["any_order"] else tasks[:1]))
+                     health=health_rate(checks, run,
+                                        tasks if config["any_order"] else tasks[:1]))
 
 
-def health_check(workspace: Workspace, run: Artifact, firsts: tuple[str, ...]) -> float | None:
-    """How often the prior's codes (skills) from reset completed a subtask the run's task can
-    start with, as `ptgm eval-policy` (`eval-skills`) measured it on exactly the run's
-    pre-trained models (the check with the most episodes); None when none was made."""
-    models = _parents(run.manifest)
+def health_checks(workspace: Workspace) -> list[HealthCheck]:
+    """The workspace's health checks (`eval-policy`, `eval-skills` with prior episodes), each
+    with the artifacts it checked."""
     checks = []
     for name in workspace.names("eval"):
         manifest = workspace.read_manifest("eval", name)
-        rollouts = manifest.metrics.get("prior_rollouts")
-        if models and rollouts and models <= _parents(manifest):
-            checks.append(rollouts)
-    if not checks:
+        if "prior_rollouts" in manifest.metrics:
+            checks.append(HealthCheck(_parents(manifest), manifest.metrics["prior_rollouts"]))
+    return checks
+
+
+def health_rate(checks: list[HealthCheck], run: Artifact,
+                firsts: tuple[str, ...]) -> float | None:
+    """How often the prior's codes (skills) from reset completed a subtask the run's task can
+    start with, as the check with the most episodes on exactly the run's pre-trained models
+    measured it; None when there is none."""
+    models = _parents(run.manifest)
+    rollouts = [check.rollouts for check in checks if models and models <= check.parents]
+    if not rollouts:
         return None
-    best = max(checks, key=lambda rollouts: rollouts["episodes"])
+    best = max(rollouts, key=lambda rollout: rollout["episodes"])
     return max(best["success"][task] for task in firsts)
 
 
