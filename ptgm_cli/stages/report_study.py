@@ -123,7 +123,8 @@ def run_row(run: RunResult, points: tuple[int, ...]) -> RunRow:
               if point in run.evaluations}
     scores[FINAL] = run.final["completed_subtasks_mean"]
     return RunRow(name=run.name, algo=run.algo, seed=run.seed, pretrained=run.pretrained,
-                  health=run.health, scores=scores,
+                  health=run.health, warmup_rewarded=run.warmup.rewarded,
+                  warmup_episodes=run.warmup.episodes, scores=scores,
                   final_stderr=run.final["completed_subtasks_stderr"])
 
 

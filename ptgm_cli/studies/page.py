@@ -14,7 +14,8 @@ GALLERY_COLUMNS = 6
 HEALTH_NOTE = ("Per run: completed subtasks in the periodic evaluations and the final one (mean ± "
                "standard error); the health check is how often its pre-trained prior, sampled "
                "from reset, completed the task's first subtask (`ptgm eval-policy`, `ptgm "
-               "eval-skills`).")
+               "eval-skills`); the warm-up, how many of the run's episodes before its first "
+               "gradient step did.")
 METRIC_LABELS = {"iqm": "IQM", "mean": "mean"}
 
 STYLE = """
@@ -40,6 +41,8 @@ class RunRow:
     seed: int
     pretrained: str
     health: float | None  # the prior's rate of the task's first subtask from reset
+    warmup_rewarded: int  # the run's episodes before it learned that completed it
+    warmup_episodes: int
     scores: dict[str, float]  # point label -> completed subtasks; "final" -> the eval's mean
     final_stderr: float
 
@@ -48,11 +51,12 @@ class RunRow:
         scores = [f"{self.scores[point]:.2f}" if point in self.scores else "-"
                   for point in points[:-1]]
         final = f"{self.scores[points[-1]]:.2f} ± {self.final_stderr:.2f}"
-        return [self.name, self.algo, str(self.seed), self.pretrained or "-", health, *scores,
-                final]
+        warmup = f"{self.warmup_rewarded} of {self.warmup_episodes}"
+        return [self.name, self.algo, str(self.seed), self.pretrained or "-", health, warmup,
+                *scores, final]
 
 
-RUN_HEADER = ["run", "algorithm", "seed", "pre-trained", "health check"]
+RUN_HEADER = ["run", "algorithm", "seed", "pre-trained", "health check", "warm-up"]
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,18 @@ class RunResult:
     artifacts: tuple[Artifact, ...]  # the run and its eval
     pretrained: str  # the names of the pre-trained models it ran on ("" for flat SAC)
     health: float | None  # their health check: the prior's rate of the task's first subtask
+    warmup: Warmup  # what the run itself met before it learned
+
+
+@dataclass(frozen=True)
+class Warmup:
+    """The training episodes that ended before a run's first gradient step, played by its
+    initial policy (PTGM's: the prior; SPiRL's: the skill prior), and how many of them completed
+    a subtask the task can start with: the first rewards it learns from, which the health check
+    estimates before the run."""
+
+    episodes: int
+    rewarded: int
 
 
 @dataclass(frozen=True)
@@ -57,18 +69,23 @@ def run_result(workspace: Workspace, name: str, checks: list[HealthCheck]) -> Ru
         raise PtgmError(f"run {name!r} has no eval; make it with `ptgm eval {name}`")
     run, evaluation = workspace.load("rl", name), workspace.load("eval", name)
     config = run.manifest.config
-    evaluations = {}
+    tasks = tuple(config["tasks"])
+    firsts = tasks if config["any_order"] else tasks[:1]
+    evaluations, learning, episodes, rewarded = {}, False, 0, 0
     for record in read_metrics(run.file("metrics.jsonl")):
         if "eval/completed_subtasks" in record:
             point = record["step"] // config["eval_every"] * config["eval_every"]
             evaluations[point] = record["eval/completed_subtasks"]
-    tasks = tuple(config["tasks"])
+        learning = learning or any(key.startswith("losses/") for key in record)
+        if not learning and "charts/completed_subtasks" in record:
+            episodes += 1
+            rewarded += any(record[f"charts/success/{task}"] for task in firsts)
     return RunResult(name=name, algo=config["algo"], seed=config["seed"], tasks=tasks,
                      env_steps=run.manifest.metrics["env_steps"], evaluations=evaluations,
                      final=evaluation.manifest.metrics, artifacts=(run, evaluation),
                      pretrained=", ".join(dict.fromkeys(ref.name for ref in run.manifest.parents)),
-                     health=health_rate(checks, run,
-                                        tasks if config["any_order"] else tasks[:1]))
+                     health=health_rate(checks, run, firsts),
+                     warmup=Warmup(episodes, rewarded))
 
 
 def health_checks(workspace: Workspace) -> list[HealthCheck]:

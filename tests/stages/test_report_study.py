@@ -8,6 +8,8 @@ import subprocess
 import numpy as np
 import pytest
 
+from ptgm_cli.rl.logger import read_metrics
+
 pytestmark = pytest.mark.slow
 
 RUNS = [("ptgm", 0), ("ptgm", 1), ("sac", 0)]
@@ -99,8 +101,15 @@ def test_each_run_is_listed_with_its_pre_trained_models_health_check(evaluated_r
         if algo == "ptgm":  # its codebook, prior and policy are those eval-policy checked
             assert row["pretrained"] == "default"
             assert row["health"] == check["success"][first_task]
+            # 10 warm-up decisions of 10 steps on 2 envs: one 50-step episode on each
+            episodes = [record for record in read_metrics(
+                evaluated_runs.load("rl", name).file("metrics.jsonl"))
+                if "charts/completed_subtasks" in record][:2]
+            assert (row["warmup_episodes"], row["warmup_rewarded"]) == (
+                2, sum(record[f"charts/success/{first_task}"] for record in episodes))
         else:
             assert row["pretrained"] == "" and row["health"] is None
+            assert row["warmup_episodes"] == 0  # 10 warm-up steps end no 50-step episode
         assert f"| {name} | {algo} | {seed} |" in result.stdout
 
 
