@@ -316,7 +316,8 @@ class TrainRLConfig(StageConfig):
     health_episodes: int = rl_option(
         10, "Before learning, episodes from reset in which the prior's sampled codes (skills) "
         "act: the pre-trained models' health check, as `ptgm eval-policy` (`ptgm eval-skills`) "
-        "reports it; 0 skips it.", RUN, ("ptgm", *SKILL_ALGOS), ge=0,
+        "reports it; a check of the same models recorded by those with at least as many "
+        "episodes is printed instead; 0 skips it.", RUN, ("ptgm", *SKILL_ALGOS), ge=0,
     )
     gamma: float = rl_option(
         0.99, "Discount per decision (per high-level step; per env step for sac).", ALGORITHM,

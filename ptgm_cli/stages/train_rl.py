@@ -54,6 +54,7 @@ from ptgm_cli.rl.seeds import (
     worker_seeds,
 )
 from ptgm_cli.rl.vec_env import VecKitchenEnv
+from ptgm_cli.studies.results import health_checks, models_check
 from ptgm_cli.workspace import Artifact, Workspace, check_name
 
 RUNS_DIR = ".runs"
@@ -216,7 +217,7 @@ def _train(config: TrainRLConfig, workspace: Workspace, name: str, run_dir: Path
 
     if setup.prior is not None and config.algo in applies_to("health_episodes") \
             and config.health_episodes and not saved:
-        check_pretraining(config, setup)
+        check_pretraining(config, setup, workspace)
     with RunLogger(run_dir, saved and saved["logger"], wandb_run) as logger, \
             setup.options.envs(config.num_envs, env_spec(config),
                                worker_seeds(config.seed, config.num_envs)) as envs:
@@ -367,21 +368,37 @@ class Trainer:
         })
 
 
-def check_pretraining(config: TrainRLConfig, setup: RLSetup) -> None:
+def check_pretraining(config: TrainRLConfig, setup: RLSetup, workspace: Workspace) -> None:
     """Print the pre-trained models' health check: how often the prior's codes (skills) complete
-    each subtask from reset (`rl.evaluation.prior_rollouts`), on workers of their own."""
-    seeds = worker_seeds(config.seed, config.num_envs, HEALTH)
-    health = prior_rollouts(setup.options, setup.prior, config.health_episodes,
-                            config.episode_steps, seeds, seed_from(config.seed, HEALTH))
+    each subtask from reset (`rl.evaluation.prior_rollouts`). A check of these very models
+    recorded with at least as many episodes (`ptgm eval-policy --prior-episodes`) is printed
+    instead of playing a new one; otherwise it plays `health_episodes`, on workers of their own."""
+    decisions, command = (("codes", "eval-policy") if config.algo == "ptgm"
+                          else ("skills", "eval-skills"))
+    same_protocol = config.algo != "ptgm" or (  # eval-policy plays a code every 10 steps
+        config.hl_interval == TrainRLConfig.model_fields["hl_interval"].default)
+    recorded = models_check(health_checks(workspace), setup.parents, config.episode_steps,
+                            config.low_level_actions if config.algo == "ptgm" else None)
+    if not same_protocol or (recorded and recorded.rollouts["episodes"] < config.health_episodes):
+        recorded = None
+    if recorded is not None:
+        health = recorded.rollouts
+        source = f"`ptgm {command} --name {recorded.name}`"
+    else:
+        seeds = worker_seeds(config.seed, config.num_envs, HEALTH)
+        health = prior_rollouts(setup.options, setup.prior, config.health_episodes,
+                                config.episode_steps, seeds, seed_from(config.seed, HEALTH))
+        source = "played now"
     rates = ", ".join(f"{task} {rate:.0%}" for task, rate in health["success"].items())
-    decisions, check = (("codes", "eval-policy") if config.algo == "ptgm"
-                        else ("skills", "eval-skills"))
-    report.info(f"the prior's {decisions} from reset, {config.health_episodes} episodes: {rates}")
+    report.info(f"the prior's {decisions} from reset, {health['episodes']} episodes "
+                f"({source}): {rates}")
     firsts = config.tasks if config.any_order else config.tasks[:1]
     if not any(health["success"][task] for task in firsts):
+        more = ("" if recorded is not None else f"; `ptgm {command} --prior-episodes 100` "
+                "measures it in more episodes, and this command then prints that")
         report.warn(f"the prior's {decisions} never completed {' or '.join(firsts)}, which the "
-                    "task needs first: the run may get no reward to learn from (`ptgm "
-                    f"{check}` checks the pre-trained models in more episodes)")
+                    f"task needs first, in {health['episodes']} episodes: the run may get no "
+                    f"reward to learn from{more}")
 
 
 def crossed(before: int, after: int, every: int) -> bool:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 
 from ptgm_cli.errors import PtgmError
-from ptgm_cli.manifests import Manifest
+from ptgm_cli.manifests import Manifest, ParentRef
 from ptgm_cli.rl.logger import read_metrics
 from ptgm_cli.workspace import Artifact, Workspace
 
@@ -42,8 +42,11 @@ class Warmup:
 
 @dataclass(frozen=True)
 class HealthCheck:
+    name: str  # of its eval artifact
     parents: set[tuple[str, str, str]]  # (kind, name, manifest sha256) of the checked models
     rollouts: dict  # `rl.evaluation.prior_rollouts`' summary
+    episode_steps: int
+    low_level_actions: str | None  # PTGM's low-level policy acting with its mean or sampling
 
 
 def gather(workspace: Workspace, sources: tuple[str, ...]) -> tuple[list[RunResult],
@@ -95,21 +98,31 @@ def health_checks(workspace: Workspace) -> list[HealthCheck]:
     for name in workspace.names("eval"):
         manifest = workspace.read_manifest("eval", name)
         if "prior_rollouts" in manifest.metrics:
-            checks.append(HealthCheck(_parents(manifest), manifest.metrics["prior_rollouts"]))
+            checks.append(HealthCheck(name, _parents(manifest), manifest.metrics["prior_rollouts"],
+                                      manifest.config["episode_steps"],
+                                      manifest.config.get("low_level_actions")))
     return checks
+
+
+def models_check(checks: list[HealthCheck], models: list[ParentRef],
+                 episode_steps: int | None = None,
+                 low_level_actions: str | None = None) -> HealthCheck | None:
+    """The check with the most episodes on exactly these pre-trained models (each artifact at
+    the version the check loaded), where given with episodes of this length and low-level
+    acting; None when there is none."""
+    wanted = {(ref.kind, ref.name, ref.manifest_sha256) for ref in models}
+    matching = [check for check in checks if wanted and wanted <= check.parents
+                and episode_steps in (None, check.episode_steps)
+                and low_level_actions in (None, check.low_level_actions)]
+    return max(matching, key=lambda check: check.rollouts["episodes"], default=None)
 
 
 def health_rate(checks: list[HealthCheck], run: Artifact,
                 firsts: tuple[str, ...]) -> float | None:
     """How often the prior's codes (skills) from reset completed a subtask the run's task can
-    start with, as the check with the most episodes on exactly the run's pre-trained models
-    measured it; None when there is none."""
-    models = _parents(run.manifest)
-    rollouts = [check.rollouts for check in checks if models and models <= check.parents]
-    if not rollouts:
-        return None
-    best = max(rollouts, key=lambda rollout: rollout["episodes"])
-    return max(best["success"][task] for task in firsts)
+    start with, as the best check of the run's pre-trained models measured it."""
+    check = models_check(checks, run.manifest.parents)
+    return None if check is None else max(check.rollouts["success"][task] for task in firsts)
 
 
 def _parents(manifest: Manifest) -> set[tuple[str, str, str]]:

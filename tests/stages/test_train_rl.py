@@ -24,7 +24,8 @@ def test_each_algo_trains_and_publishes(pretrained_workspace, algo, transitions,
     result = run_cli(pretrained_workspace, "train-rl", "--algo", algo, *tiny_rl_options)
     assert result.returncode == 0, result.stderr
     # PTGM first checks the pre-trained models: the prior's codes acting from reset.
-    assert ("the prior's codes from reset, 10 episodes: microwave" in result.stderr) == (
+    printed = " ".join(result.stderr.split())
+    assert ("the prior's codes from reset, 10 episodes (played now): microwave" in printed) == (
         algo == "ptgm")
     artifact = pretrained_workspace.load("rl", f"{algo}-seed0")
     metrics = artifact.manifest.metrics
@@ -214,3 +215,26 @@ def test_weights_that_are_not_finite_stop_the_run_at_its_checkpoint(pretrained_w
     assert not pretrained_workspace.exists("rl", "nan-weights")
     run_folder = pretrained_workspace.root / "rl" / ".runs" / "nan-weights"
     assert not (run_folder / checkpoint.RESUME_FILE).exists()  # nothing non-finite was saved
+
+
+def test_a_recorded_health_check_of_the_same_models_is_printed_instead_of_played(
+        pretrained_workspace, run_cli, tiny_rl_options):
+    """eval-policy's check of these models, with as many episodes of the same length, is the
+    check train-rl prints; with fewer episodes than asked for, train-rl plays its own."""
+    checked = run_cli(pretrained_workspace, "eval-policy", "--states", "5", "--subtask-trials",
+                      "1", "--prior-episodes", "4", "--episode-steps", "50",
+                      "--name", "health-check")
+    assert checked.returncode == 0, checked.stderr
+    rollouts = pretrained_workspace.load("eval", "health-check").manifest.metrics[
+        "prior_rollouts"]
+    rates = ", ".join(f"{task} {rate:.0%}" for task, rate in rollouts["success"].items())
+    recorded = run_cli(pretrained_workspace, "train-rl", *tiny_rl_options,
+                       "--health-episodes", "4", "--name", "recorded-check")
+    assert recorded.returncode == 0, recorded.stderr
+    assert ("the prior's codes from reset, 4 episodes (`ptgm eval-policy --name health-check`): "
+            + rates) in " ".join(recorded.stderr.split())
+    played = run_cli(pretrained_workspace, "train-rl", *tiny_rl_options,
+                     "--health-episodes", "6", "--name", "played-check")
+    assert played.returncode == 0, played.stderr
+    assert "the prior's codes from reset, 6 episodes (played now)" in " ".join(
+        played.stderr.split())
