@@ -54,7 +54,7 @@ from ptgm_cli.rl.seeds import (
     worker_seeds,
 )
 from ptgm_cli.rl.vec_env import VecKitchenEnv
-from ptgm_cli.studies.results import health_checks, models_check
+from ptgm_cli.studies.results import HealthCheck, health_checks, models_check
 from ptgm_cli.workspace import Artifact, Workspace, check_name
 
 RUNS_DIR = ".runs"
@@ -370,17 +370,12 @@ class Trainer:
 
 def check_pretraining(config: TrainRLConfig, setup: RLSetup, workspace: Workspace) -> None:
     """Print the pre-trained models' health check: how often the prior's codes (skills) complete
-    each subtask from reset (`rl.evaluation.prior_rollouts`). A check of these very models
-    recorded with at least as many episodes (`ptgm eval-policy --prior-episodes`) is printed
-    instead of playing a new one; otherwise it plays `health_episodes`, on workers of their own."""
+    each subtask from reset (`rl.evaluation.prior_rollouts`). The recorded check of these very
+    models (`recorded_check`) is printed where there is one; otherwise it plays
+    `health_episodes`, on workers of their own."""
     decisions, command = (("codes", "eval-policy") if config.algo == "ptgm"
                           else ("skills", "eval-skills"))
-    same_protocol = config.algo != "ptgm" or (  # eval-policy plays a code every 10 steps
-        config.hl_interval == TrainRLConfig.model_fields["hl_interval"].default)
-    recorded = models_check(health_checks(workspace), setup.parents, config.episode_steps,
-                            config.low_level_actions if config.algo == "ptgm" else None)
-    if not same_protocol or (recorded and recorded.rollouts["episodes"] < config.health_episodes):
-        recorded = None
+    recorded = recorded_check(config, setup, workspace)
     if recorded is not None:
         health = recorded.rollouts
         source = f"`ptgm {command} --name {recorded.name}`"
@@ -399,6 +394,20 @@ def check_pretraining(config: TrainRLConfig, setup: RLSetup, workspace: Workspac
         report.warn(f"the prior's {decisions} never completed {' or '.join(firsts)}, which the "
                     f"task needs first, in {health['episodes']} episodes: the run may get no "
                     f"reward to learn from{more}")
+
+
+def recorded_check(config: TrainRLConfig, setup: RLSetup,
+                   workspace: Workspace) -> HealthCheck | None:
+    """`ptgm eval-policy`'s (`eval-skills`') check of exactly these models, played as this run
+    will act (episode length; for ptgm, low-level acting and a code every 10 steps, eval-policy's
+    interval), with at least `health_episodes` episodes; None when there is none."""
+    if config.algo == "ptgm" and config.hl_interval != TrainRLConfig().hl_interval:
+        return None
+    check = models_check(health_checks(workspace), setup.parents, config.episode_steps,
+                         config.low_level_actions if config.algo == "ptgm" else None)
+    if check is None or check.rollouts["episodes"] < config.health_episodes:
+        return None
+    return check
 
 
 def crossed(before: int, after: int, every: int) -> bool:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 
 from ptgm_cli.errors import PtgmError
-from ptgm_cli.manifests import Manifest, ParentRef
+from ptgm_cli.manifests import ParentRef
 from ptgm_cli.rl.logger import read_metrics
 from ptgm_cli.workspace import Artifact, Workspace
 
@@ -98,7 +98,8 @@ def health_checks(workspace: Workspace) -> list[HealthCheck]:
     for name in workspace.names("eval"):
         manifest = workspace.read_manifest("eval", name)
         if "prior_rollouts" in manifest.metrics:
-            checks.append(HealthCheck(name, _parents(manifest), manifest.metrics["prior_rollouts"],
+            checks.append(HealthCheck(name, _keys(manifest.parents),
+                                      manifest.metrics["prior_rollouts"],
                                       manifest.config["episode_steps"],
                                       manifest.config.get("low_level_actions")))
     return checks
@@ -110,7 +111,7 @@ def models_check(checks: list[HealthCheck], models: list[ParentRef],
     """The check with the most episodes on exactly these pre-trained models (each artifact at
     the version the check loaded), where given with episodes of this length and low-level
     acting; None when there is none."""
-    wanted = {(ref.kind, ref.name, ref.manifest_sha256) for ref in models}
+    wanted = _keys(models)
     matching = [check for check in checks if wanted and wanted <= check.parents
                 and episode_steps in (None, check.episode_steps)
                 and low_level_actions in (None, check.low_level_actions)]
@@ -125,8 +126,8 @@ def health_rate(checks: list[HealthCheck], run: Artifact,
     return None if check is None else max(check.rollouts["success"][task] for task in firsts)
 
 
-def _parents(manifest: Manifest) -> set[tuple[str, str, str]]:
-    return {(ref.kind, ref.name, ref.manifest_sha256) for ref in manifest.parents}
+def _keys(refs: list[ParentRef]) -> set[tuple[str, str, str]]:
+    return {(ref.kind, ref.name, ref.manifest_sha256) for ref in refs}
 
 
 def by_algo(runs: list[RunResult]) -> dict[str, list[RunResult]]:

@@ -218,9 +218,10 @@ def test_weights_that_are_not_finite_stop_the_run_at_its_checkpoint(pretrained_w
 
 
 def test_a_recorded_health_check_of_the_same_models_is_printed_instead_of_played(
-        pretrained_workspace, run_cli, tiny_rl_options):
+        pretrained_workspace, run_cli, tiny_rl_options, assert_same_run):
     """eval-policy's check of these models, with as many episodes of the same length, is the
-    check train-rl prints; with fewer episodes than asked for, train-rl plays its own."""
+    check train-rl prints; with fewer episodes than asked for, train-rl plays its own. Either
+    way the run learns the same: the check plays on workers and generators of its own."""
     checked = run_cli(pretrained_workspace, "eval-policy", "--states", "5", "--subtask-trials",
                       "1", "--prior-episodes", "4", "--episode-steps", "50",
                       "--name", "health-check")
@@ -238,3 +239,4 @@ def test_a_recorded_health_check_of_the_same_models_is_printed_instead_of_played
     assert played.returncode == 0, played.stderr
     assert "the prior's codes from reset, 6 episodes (played now)" in " ".join(
         played.stderr.split())
+    assert_same_run(pretrained_workspace, "recorded-check", "played-check")
