@@ -5,7 +5,8 @@ latent z, with the divergence from the learned skill prior in place of the entro
                 network starts as a copy of the skill prior's, its BatchNorm statistics frozen
                 (SPiRL's `LearnedPriorAugmentedPIPolicy`)
     D(s)        KL(pi(u | s) || p(u | s)), analytic for the two diagonal Gaussians before the
-                squashing, averaged over the latent dims, clamped to +-100
+                squashing, summed over the latent dims (the KL of the 10-dim Gaussians, as
+                SPiRL's `_analytic_divergence` and its Monte-Carlo estimate), clamped to +-100
     target      y = R + gamma (1 - d) (min_j Qtarget_j(s', z') - alpha D(s')), z' ~ pi(. | s')
     critic loss (Q_j(s, z) - y)^2 for j = 1, 2
     policy loss alpha D(s) - min_j Q_j(s, z), z ~ pi(. | s) reparameterised
@@ -100,10 +101,11 @@ class SkillSAC(PolicyCriticAgent):
 
     def divergence(self, states: torch.Tensor, mean: torch.Tensor,
                    log_std: torch.Tensor) -> torch.Tensor:
-        """KL(pi(u | s) || p(u | s)) per state, averaged over the latent dims and clamped."""
+        """KL(pi(u | s) || p(u | s)) per state, summed over the latent dims and clamped: the
+        target divergence (5) bounds the whole latent's KL, not each dimension's."""
         with torch.no_grad():
             prior_mean, prior_log_std = gaussian(self.prior(states))
-        kl = gaussian_kl(mean, log_std, prior_mean, prior_log_std).mean(-1)
+        kl = gaussian_kl(mean, log_std, prior_mean, prior_log_std).sum(-1)
         return kl.clamp(-DIVERGENCE_CLAMP, DIVERGENCE_CLAMP)
 
     @torch.no_grad()

@@ -32,14 +32,19 @@ def random_batch(size: int = 8) -> Batch:
                  next_steps=torch.full((size,), 10.0))
 
 
-def test_the_divergence_is_from_the_policy_to_the_prior_averaged_over_dims():
+def test_the_divergence_is_from_the_policy_to_the_prior_summed_over_dims():
     agent, prior = make_agent()
     states = torch.randn(3, STATE_DIM)
     prior_mean, prior_log_std = prior(states).chunk(2, dim=-1)
     mean, log_std = prior_mean + 1.0, prior_log_std + math.log(0.5)
     # KL(N(m + 1, (s/2)^2) || N(m, s^2)) per dim = 1/8 + 1 / (2 s^2) - 1/2 + log 2
-    expected = (0.125 + 0.5 / prior_log_std.exp() ** 2 - 0.5 + math.log(2)).mean(-1)
+    expected = (0.125 + 0.5 / prior_log_std.exp() ** 2 - 0.5 + math.log(2)).sum(-1)
     torch.testing.assert_close(agent.divergence(states, mean, log_std), expected)
+    # SPiRL's target (5 nats) bounds the whole latent's KL: one dim off by 1 std gives 1/2 nat
+    shifted = prior_mean.clone()
+    shifted[:, 0] += prior_log_std[:, 0].exp()
+    torch.testing.assert_close(agent.divergence(states, shifted, prior_log_std),
+                               torch.full((3,), 0.5))
 
 
 def test_the_divergence_is_clamped_and_zero_at_the_prior():
