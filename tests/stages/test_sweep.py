@@ -1,5 +1,6 @@
 """`ptgm sweep` on a real Ray: a local one, and a head started separately with `ray start`."""
 
+import contextlib
 import json
 import os
 import re
@@ -84,27 +85,54 @@ def test_a_run_made_with_other_options_is_refused(pretrained_workspace, run_cli)
                                      "the sweep another --name, or remove the run")
 
 
+@contextlib.contextmanager
+def ray_head(port: int):
+    """A Ray head of its own (`ray start --head --block`), stopped by signalling its process group.
+
+    Not `ray stop`, which stops every Ray on the machine, a user's running sweeps included.
+    """
+    ray = str(Path(sys.executable).parent / "ray")
+    # Its own session folder, short enough for the head's Unix sockets (107 bytes at most).
+    ray_folder = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    head = subprocess.Popen([ray, "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
+                             "--node-ip-address=127.0.0.1", "--disable-usage-stats",
+                             "--include-dashboard=false"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "RAY_TMPDIR": ray_folder}, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not port_answers(port):
+            assert head.poll() is None, f"ray start failed: {head.stdout.read()}"
+            assert time.monotonic() < deadline, "the Ray head did not answer within 120 s"
+            time.sleep(0.5)
+        yield
+    finally:
+        head.terminate()  # `ray start --block` stops the processes it started
+        try:
+            head.wait(timeout=60)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(head.pid, signal.SIGKILL)  # and whatever of its group outlived it
+        shutil.rmtree(ray_folder, ignore_errors=True)
+
+
+def port_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 @pytest.mark.skipif(shutil.which("ray", path=str(Path(sys.executable).parent)) is None,
                     reason="needs the ray command")
 def test_a_sweep_runs_on_a_ray_head_started_separately(pretrained_workspace, run_cli):
-    ray = str(Path(sys.executable).parent / "ray")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    # Its own session folder, short enough for the head's Unix sockets (107 bytes at most).
-    ray_folder = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
-    env = {**os.environ, "RAY_TMPDIR": ray_folder}
-    started = subprocess.run([ray, "start", "--head", f"--port={port}", "--num-cpus=2",
-                              "--node-ip-address=127.0.0.1", "--disable-usage-stats",
-                              "--include-dashboard=false"],
-                             capture_output=True, text=True, env=env, timeout=120)
-    assert started.returncode == 0, started.stderr
-    try:
+    with ray_head(port):
         result = run_cli(pretrained_workspace, "sweep", "remote", "--algo", "sac", *TINY,
                          "--address", f"127.0.0.1:{port}", timeout=SWEEP_SECONDS)
-    finally:
-        subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
-        shutil.rmtree(ray_folder, ignore_errors=True)
     assert result.returncode == 0, result.stderr
     assert pretrained_workspace.exists("sweep", "remote")
     assert pretrained_workspace.exists("eval", "remote-sac-seed0")
