@@ -94,15 +94,20 @@ def ray_head(port: int):
     ray = str(Path(sys.executable).parent / "ray")
     # Its own session folder, short enough for the head's Unix sockets (107 bytes at most).
     ray_folder = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
-    head = subprocess.Popen([ray, "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
-                             "--node-ip-address=127.0.0.1", "--disable-usage-stats",
-                             "--include-dashboard=false"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "RAY_TMPDIR": ray_folder}, start_new_session=True)
+    # Its output goes to a file: a pipe nobody reads would fill while the sweep runs, and reading
+    # one that the head's children hold open would block.
+    log = Path(ray_folder) / "ray-start.log"
+    with log.open("w") as output:
+        head = subprocess.Popen([ray, "start", "--head", "--block", f"--port={port}",
+                                 "--num-cpus=2", "--node-ip-address=127.0.0.1",
+                                 "--disable-usage-stats", "--include-dashboard=false"],
+                                stdout=output, stderr=subprocess.STDOUT,
+                                env={**os.environ, "RAY_TMPDIR": ray_folder},
+                                start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while not port_answers(port):
-            assert head.poll() is None, f"ray start failed: {head.stdout.read()}"
+            assert head.poll() is None, f"ray start failed: {log.read_text()}"
             assert time.monotonic() < deadline, "the Ray head did not answer within 120 s"
             time.sleep(0.5)
         yield
