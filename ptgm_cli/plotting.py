@@ -55,14 +55,17 @@ def check_image_file(out: Path) -> None:
 
 
 def binned_curve(records: list[dict], metric: str, edges: np.ndarray) -> np.ndarray:
-    """Mean of `metric` per step bin; a bin without records repeats the previous bin's value."""
+    """Mean of `metric` per step bin; a bin without records repeats the previous bin's value, up
+    to the run's last record: a run that stopped earlier than the others ends there, rather than
+    being drawn as if it had gone on at its last value."""
     steps = np.array([r["step"] for r in records if metric in r], dtype=float)
     values = np.array([r[metric] for r in records if metric in r], dtype=float)
     which = np.clip(np.digitize(steps, edges[1:-1]), 0, len(edges) - 2)
     curve = np.full(len(edges) - 1, np.nan)
     for index in np.unique(which):
         curve[index] = values[which == index].mean()
-    for index in range(1, len(curve)):
+    last = which.max() if len(which) else 0
+    for index in range(1, last + 1):
         if np.isnan(curve[index]):
             curve[index] = curve[index - 1]
     return curve

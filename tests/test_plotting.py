@@ -27,6 +27,13 @@ def test_binned_curve_averages_each_bin_and_fills_gaps():
     assert curve.tolist() == [2.0, 2.0, 2.0, 2.0, 5.0]
 
 
+def test_a_binned_curve_ends_at_its_runs_last_record():
+    records = [{"step": 0.5, "m": 1.0}, {"step": 4.5, "m": 3.0}]
+    curve = binned_curve(records, "m", np.linspace(0, 10, 6))
+    assert curve[:3].tolist() == [1.0, 1.0, 3.0]
+    assert np.isnan(curve[3:]).all()
+
+
 def test_plot_groups_seeds_by_run_name(tmp_path):
     runs = [write_run(tmp_path / f"{algo}-seed{seed}", slope, seed)
             for algo, slope in (("ptgm", 0.3), ("sac", 0.01)) for seed in range(2)]
