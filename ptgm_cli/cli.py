@@ -148,6 +148,10 @@ def stage_command(
         stage = importlib.import_module(f"ptgm_cli.stages.{module}")
         if hasattr(stage, "preflight"):
             stage.preflight(config)
+        if not force and hasattr(stage, "finished") and stage.finished(config, ctx.obj):
+            report.info(f"{kind} {config.artifact_name!r} has finished: nothing to do "
+                        "(--force runs it again)")
+            return
         with ctx.obj.reserve(kind, config.artifact_name, force):
             result = stage.run(config, ctx.obj, force=force)
         if summarise is not None:

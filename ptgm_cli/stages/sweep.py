@@ -6,7 +6,8 @@ running cluster, whose nodes must share the workspace (a common filesystem) and 
 install. A run is an ordinary `rl` artifact, its eval an ordinary `eval` artifact, so a sweep
 started again skips the finished runs, evaluates trained ones and resumes interrupted ones from
 their last checkpoint; stopping the sweep (Ctrl-C or kill) costs at most the steps since each
-run's last checkpoint. The sweep artifact, published when every run has finished, lists them.
+run's last checkpoint. The sweep artifact, published when every run has finished, lists them;
+the same sweep run after that has nothing to do.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ CONNECT_SECONDS = 5.0
 PROGRESS_EVERY_SECONDS = 2.0  # how often a run tells the sweep where it stands
 # train-rl options that a run may change without being another run (its --resume check).
 RESUMABLE_CHANGES = train_rl.RESUMABLE_CHANGES
+# Sweep options that say where the runs go, not what they are.
+PLACEMENT_OPTIONS = ("address", "cpus", "cpus_per_run", "gpus_per_run")
 
 
 @dataclass
@@ -71,6 +74,22 @@ def preflight(config: SweepOptions) -> None:
                         "Ray") from None
 
 
+def finished(config: SweepOptions, workspace: Workspace) -> Artifact | None:
+    """The published sweep of this name if it holds the same runs (wherever they ran), so that
+    running it again does nothing; a published sweep of other runs is refused."""
+    if not workspace.exists("sweep", config.name):
+        return None
+    sweep = workspace.load("sweep", config.name)
+    recorded, given = sweep.manifest.config, config.model_dump(mode="json")
+    changed = sorted(key for key in given.keys() | recorded.keys()
+                     if key not in PLACEMENT_OPTIONS and recorded.get(key) != given.get(key))
+    if changed:
+        options = ", ".join("--" + key.replace("_", "-") for key in changed)
+        raise PtgmError(f"sweep {config.name!r} exists with other {options}; give this one "
+                        "another --name, or pass --force to run it in its place")
+    return sweep
+
+
 def run(config: SweepOptions, workspace: Workspace, force: bool = False) -> Artifact:
     workspace.check_can_publish("sweep", config.name, force)
     runs = config.run_configs()
@@ -88,14 +107,16 @@ def run(config: SweepOptions, workspace: Workspace, force: bool = False) -> Arti
 
 def plan(workspace: Workspace, config: TrainRLConfig) -> RunStatus:
     """What is left of a run: nothing, its eval, the rest of its training, or all of it. A
-    published run of the same name must have been made with the same options."""
+    published run of the same name must have been made with the same options, for as many
+    steps: a finished run is not extended."""
     name = config.run_name
     status = RunStatus(name, config.algo, config.seed, "pending",
                        total_env_steps=config.env_steps)
     if workspace.exists("rl", name):
         recorded = workspace.load("rl", name).manifest.config
         changed = sorted(key for key, value in config.recorded().items()
-                         if key not in RESUMABLE_CHANGES and recorded.get(key) != value)
+                         if (key not in RESUMABLE_CHANGES or key == "env_steps")
+                         and recorded.get(key) != value)
         if changed:
             options = ", ".join("--" + key.replace("_", "-") for key in changed)
             raise PtgmError(f"run {name!r} exists with other {options}; give the sweep another "

@@ -73,16 +73,31 @@ def test_a_killed_sweep_finishes_the_missing_runs_and_keeps_the_finished_ones(
             manifest
     assert len(json.loads(workspace.load("sweep", "cut").file("runs.json").read_text())) == 4
 
+    published = workspace.path("sweep", "cut").joinpath("manifest.json").read_bytes()
+    elsewhere = run_cli(workspace, *command[:-1], "1")  # the same runs, on fewer cores
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert "sweep 'cut' has finished: nothing to do" in elsewhere.stderr
+    assert workspace.path("sweep", "cut").joinpath("manifest.json").read_bytes() == published
+
 
 def test_a_run_made_with_other_options_is_refused(pretrained_workspace, run_cli):
     workspace = pretrained_workspace
     first = run_cli(workspace, "sweep", "solo", "--algo", "sac", *TINY, timeout=SWEEP_SECONDS)
     assert first.returncode == 0, first.stderr
+    other = run_cli(workspace, "sweep", "solo", "--algo", "sac", *TINY, "--tau", "0.01")
+    assert other.returncode == 1
+    assert other.stderr.strip() == ("error: sweep 'solo' exists with other --tau; give this one "
+                                    "another --name, or pass --force to run it in its place")
     result = run_cli(workspace, "sweep", "solo", "--algo", "sac", *TINY, "--tau", "0.01",
                      "--force", timeout=SWEEP_SECONDS)
     assert result.returncode == 1
     assert result.stderr.strip() == ("error: run 'solo-sac-seed0' exists with other --tau; give "
                                      "the sweep another --name, or remove the run")
+    longer = [("300" if value == "200" else value) for value in TINY]  # --env-steps 300
+    result = run_cli(workspace, "sweep", "solo", "--algo", "sac", *longer, "--force")
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: run 'solo-sac-seed0' exists with other --env-steps; "
+                                     "give the sweep another --name, or remove the run")
 
 
 @contextlib.contextmanager
