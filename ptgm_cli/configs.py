@@ -136,6 +136,11 @@ class TrainPolicyConfig(StageConfig):
     )
     batch_size: int = Field(128, gt=0, description="Minibatch size.")
     lr: float = Field(1e-3, gt=0, description="RAdam learning rate.")
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="The learning rate over training: constant, or decayed along a "
+        "cosine to 0 at the last step (a candidate for a policy that depends less on the "
+        "machine; docs/experiments.md, section 13)."
+    )
     hidden: int = Field(128, gt=0, description="Width of the MLP.")
     validation_fraction: float = Field(
         0.1, gt=0, lt=1, description="Fraction of episodes held out for validation."

@@ -1,7 +1,8 @@
 """The one supervised train loop of the pre-trained models, and seeding.
 
-A model is trained on minibatches of row-indexed examples with RAdam (the paper's optimiser),
-validated after every epoch, and left holding the weights of its best validation loss.
+A model is trained on minibatches of row-indexed examples with RAdam (the paper's optimiser), at
+a constant learning rate or one decayed along a cosine, validated after every epoch, and left
+holding the weights of its best validation loss.
 TensorBoard scalars and `metrics.jsonl` are written into the artifact being built.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import random
 import time
 from collections.abc import Callable
@@ -79,6 +81,13 @@ class FitSettings:
     batch_size: int
     lr: float
     seed: int  # of the minibatch order
+    lr_schedule: str = "constant"  # or "cosine"
+
+
+def cosine_lr(lr: float, step: int, total_steps: int) -> float:
+    """The learning rate after `step` of `total_steps`, decayed from `lr` to 0 along a half
+    cosine (SGDR, Loshchilov & Hutter 2017, without restarts)."""
+    return 0.5 * lr * (1 + math.cos(math.pi * min(1.0, step / total_steps)))
 
 
 @dataclass
@@ -147,6 +156,9 @@ def fit(model: nn.Module, objective: Objective, train: Examples, validation: Exa
                 loss.backward()
                 optimizer.step()
                 step += 1
+                if settings.lr_schedule == "cosine":
+                    for group in optimizer.param_groups:
+                        group["lr"] = cosine_lr(settings.lr, step, total_steps)
                 running = loss.item() if batch == 0 else 0.98 * running + 0.02 * loss.item()
                 if step % LOG_EVERY == 0:
                     writer.add_scalar("losses/train", running, step)

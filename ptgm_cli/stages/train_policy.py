@@ -55,7 +55,8 @@ def run(config: TrainPolicyConfig, workspace: Workspace, force: bool = False) ->
     with workspace.publish(manifest, overwrite=force) as staging, \
             report.progress_callback("train-policy") as on_progress:
         result = fit(policy, behaviour_cloning, examples(pairs.train), examples(pairs.validation),
-                     FitSettings(config.epochs, config.batch_size, config.lr, config.seed),
+                     FitSettings(config.epochs, config.batch_size, config.lr, config.seed,
+                                 config.lr_schedule),
                      staging.path, "train-policy", on_progress, device)
         check_finite(policy.state_dict(), f"policy {config.name!r}: its weights", "lower --lr")
         save_weights(policy, staging.file(POLICY_FILE))

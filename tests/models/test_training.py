@@ -1,11 +1,12 @@
-"""The device a run trains on, and that choosing the CPU changes nothing."""
+"""The device a run trains on, that choosing the CPU changes nothing, and the learning rate's
+schedule."""
 
 import pytest
 import torch
 from torch import nn
 
 from ptgm_cli.errors import PtgmError
-from ptgm_cli.models.training import Examples, FitSettings, fit, resolve_device
+from ptgm_cli.models.training import Examples, FitSettings, cosine_lr, fit, resolve_device
 
 
 @pytest.fixture
@@ -59,3 +60,26 @@ def test_fit_on_the_cpu_device_is_the_fit_without_one(tmp_path):
     assert weights[0].keys() == weights[1].keys()
     for name, tensor in weights[0].items():
         assert tensor.equal(weights[1][name]), name
+
+
+def test_the_cosine_schedule_falls_from_the_learning_rate_to_zero():
+    assert cosine_lr(1e-3, 0, 100) == 1e-3
+    assert cosine_lr(1e-3, 50, 100) == pytest.approx(5e-4)
+    assert cosine_lr(1e-3, 25, 100) > cosine_lr(1e-3, 26, 100) > cosine_lr(1e-3, 75, 100)
+    assert cosine_lr(1e-3, 100, 100) == 0.0
+
+
+def test_a_cosine_schedule_changes_the_fit_and_is_deterministic(tmp_path):
+    weights = []
+    for run, schedule in enumerate(("constant", "cosine", "cosine")):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 1))
+        log_dir = tmp_path / str(run)
+        log_dir.mkdir()
+        fit(model, squared_error, regression_examples(64, 1), regression_examples(16, 2),
+            FitSettings(epochs=2, batch_size=8, lr=1e-2, seed=3, lr_schedule=schedule),
+            log_dir, "test")
+        weights.append(model.state_dict())
+    constant, cosine, again = weights
+    assert not all(constant[name].equal(cosine[name]) for name in constant)
+    assert all(cosine[name].equal(again[name]) for name in cosine)

@@ -46,11 +46,13 @@ def test_same_seed_same_weights(pretrained_workspace, tiny_training):
 
 def test_cli_train_policy(pretrained_workspace, run_cli):
     result = run_cli(pretrained_workspace, "train-policy", "--name", "cli", "--epochs", "1",
-                     "--hidden", "16", "--state-features", "obs59", "--goal-dims", "qpos30")
+                     "--hidden", "16", "--state-features", "obs59", "--goal-dims", "qpos30",
+                     "--lr-schedule", "cosine")
     assert result.returncode == 0, result.stderr
     assert "validation NLL" in result.stdout
-    policy, _ = load_policy(pretrained_workspace, "cli")
+    policy, artifact = load_policy(pretrained_workspace, "cli")
     assert (policy.state_dim, policy.goal_dim) == (59, 30)
+    assert artifact.manifest.config["lr_schedule"] == "cosine"
 
 
 def file_bytes(folder):
