@@ -24,6 +24,7 @@ from rich.live import Live
 from rich.table import Table
 
 from ptgm_cli import report
+from ptgm_cli.config import flag
 from ptgm_cli.configs import EvalConfig, SweepOptions, TrainRLConfig
 from ptgm_cli.errors import PtgmError
 from ptgm_cli.machine import cpu_count
@@ -36,8 +37,9 @@ RUNS_FILE = "runs.json"
 REFRESH_SECONDS = 1.0
 CONNECT_SECONDS = 5.0
 PROGRESS_EVERY_SECONDS = 2.0  # how often a run tells the sweep where it stands
-# train-rl options that a run may change without being another run (its --resume check).
-RESUMABLE_CHANGES = train_rl.RESUMABLE_CHANGES
+# train-rl options in which a finished run may differ from the one asked for: those it may be
+# resumed with (its --resume check), less its length, since a finished run is not extended.
+FINISHED_RUN_CHANGES = train_rl.RESUMABLE_CHANGES - {"env_steps"}
 # Sweep options that say where the runs go, not what they are.
 PLACEMENT_OPTIONS = ("address", "cpus", "cpus_per_run", "gpus_per_run")
 
@@ -84,7 +86,7 @@ def finished(config: SweepOptions, workspace: Workspace) -> Artifact | None:
     changed = sorted(key for key in given.keys() | recorded.keys()
                      if key not in PLACEMENT_OPTIONS and recorded.get(key) != given.get(key))
     if changed:
-        options = ", ".join("--" + key.replace("_", "-") for key in changed)
+        options = ", ".join(flag(key) for key in changed)
         raise PtgmError(f"sweep {config.name!r} exists with other {options}; give this one "
                         "another --name, or pass --force to run it in its place")
     return sweep
@@ -115,10 +117,9 @@ def plan(workspace: Workspace, config: TrainRLConfig) -> RunStatus:
     if workspace.exists("rl", name):
         recorded = workspace.load("rl", name).manifest.config
         changed = sorted(key for key, value in config.recorded().items()
-                         if (key not in RESUMABLE_CHANGES or key == "env_steps")
-                         and recorded.get(key) != value)
+                         if key not in FINISHED_RUN_CHANGES and recorded.get(key) != value)
         if changed:
-            options = ", ".join("--" + key.replace("_", "-") for key in changed)
+            options = ", ".join(flag(key) for key in changed)
             raise PtgmError(f"run {name!r} exists with other {options}; give the sweep another "
                             "--name, or remove the run")
         status.env_steps = status.total_env_steps
